@@ -1,0 +1,158 @@
+"""What authentication needs to know about users and sessions: from the Redis cache first,
+then from PostgreSQL; and every change published to the cache once PostgreSQL has it."""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.auth.cache import AuthCache, AuthRecord, SessionState, keys_of
+from app.auth.invalidations import InvalidationRepository
+from app.auth.session_repository import SessionRepository, SessionRow
+from app.clock import Clock
+from app.errors import CredentialsUnavailable, DatabaseUnavailable
+from app.ops.metrics import Metrics
+from app.redis import CacheUnavailable
+from app.users.repository import UserRecord, UserRepository
+
+log = logging.getLogger(__name__)
+
+Source = Literal["cache", "db"]
+
+
+def session_state(row: SessionRow) -> SessionState:
+    return SessionState(
+        session_id=row.id,
+        user_id=row.user_id,
+        expires_at=row.expires_at.timestamp(),
+        is_revoked=row.revoked_at is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    record: AuthRecord | None
+    session: SessionState | None
+    source: Source
+
+
+class AuthDirectory:
+    def __init__(
+        self,
+        *,
+        cache: AuthCache,
+        users: UserRepository,
+        sessions: SessionRepository,
+        invalidations: InvalidationRepository,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> None:
+        self._cache = cache
+        self._users = users
+        self._sessions = sessions
+        self._invalidations = invalidations
+        self._metrics = metrics
+        self._clock = clock
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def user_and_session(self, user_id: int, session_id: uuid.UUID) -> Lookup:
+        record = session = None
+        if self._cache.is_enabled:
+            try:
+                record, session = await self._cache.get_user_and_session(user_id, session_id)
+            except CacheUnavailable:
+                self._metrics.redis_fallbacks.inc()
+        if record is not None and session is not None:
+            self._metrics.cache_hits.labels("bearer").inc()
+            return Lookup(record, session, "cache")
+        self._metrics.cache_misses.labels("bearer").inc()
+        try:
+            if record is None:
+                user = await self._users.get(user_id)
+                record = AuthRecord.from_user(user) if user else None
+                if record is not None:
+                    await self._fill_user(record)
+            if session is None:
+                row = await self._sessions.get(session_id)
+                session = session_state(row) if row else None
+                if session is not None:
+                    await self._fill_session(session)
+        except DatabaseUnavailable as exc:
+            self._metrics.postgres_fallbacks.inc()
+            raise CredentialsUnavailable from exc
+        return Lookup(record, session, "db")
+
+    async def login_record(self, username: str) -> Lookup:
+        if self._cache.is_enabled:
+            try:
+                record = await self._cache.get_login(username)
+            except CacheUnavailable:
+                self._metrics.redis_fallbacks.inc()
+            else:
+                if record is not None:
+                    self._metrics.cache_hits.labels("login").inc()
+                    return Lookup(record, None, "cache")
+        self._metrics.cache_misses.labels("login").inc()
+        try:
+            user = await self._users.get_by_username(username)
+        except DatabaseUnavailable as exc:
+            self._metrics.postgres_fallbacks.inc()
+            raise CredentialsUnavailable from exc
+        if user is None:
+            return Lookup(None, None, "db")
+        record = AuthRecord.from_user(user)
+        await self._fill_user(record)
+        return Lookup(record, None, "db")
+
+    async def _fill_user(self, record: AuthRecord) -> None:
+        if self._cache.is_enabled:
+            try:
+                await self._cache.fill_user(record)
+            except CacheUnavailable:
+                self._metrics.redis_fallbacks.inc()
+
+    async def _fill_session(self, state: SessionState) -> None:
+        if self._cache.is_enabled:
+            try:
+                await self._cache.fill_session(state, self._clock())
+            except CacheUnavailable:
+                self._metrics.redis_fallbacks.inc()
+
+    # --- changes (called after PostgreSQL committed them) -------------------------------
+
+    async def publish_user(self, user: UserRecord) -> None:
+        if not self._cache.is_enabled:
+            return
+        try:
+            await self._cache.replace_user(AuthRecord.from_user(user))
+        except CacheUnavailable:
+            await self._invalidations.record(users=[(user.id, user.username)], session_ids=[])
+
+    async def publish_sessions(self, rows: list[SessionRow]) -> None:
+        if not self._cache.is_enabled or not rows:
+            return
+        now = self._clock()
+        try:
+            for row in rows:
+                await self._cache.replace_session(session_state(row), now)
+        except CacheUnavailable:
+            await self._invalidations.record(users=[], session_ids=[r.id for r in rows])
+
+    async def apply_pending_invalidations(self, redis: "Redis") -> None:
+        """Runs before a recovered Redis is trusted again; if it fails Redis stays distrusted."""
+        pending = await self._invalidations.take_all()
+        if not pending:
+            return
+        try:
+            await redis.delete(*keys_of(pending.users, pending.session_ids))
+        except (RedisError, OSError, TimeoutError):
+            await self._invalidations.record(users=pending.users, session_ids=pending.session_ids)
+            raise
+        log.info(
+            "applied %d cache invalidations recorded while redis was away",
+            len(pending.users) + len(pending.session_ids),
+        )

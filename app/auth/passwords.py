@@ -1,0 +1,76 @@
+"""bcrypt hashing and verification, always in worker threads, behind a bounded login queue."""
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from passlib.context import CryptContext
+
+from app.errors import TemporarilyUnavailable
+
+T = TypeVar("T")
+
+MIN_PASSWORD_BYTES: Final = 8
+# bcrypt reads at most 72 bytes; longer passwords are refused, never silently truncated.
+MAX_PASSWORD_BYTES: Final = 72
+DUMMY_PASSWORD: Final = "keygate-dummy-password"  # noqa: S105 (public by design)
+
+
+def password_length_ok(password: str) -> bool:
+    return MIN_PASSWORD_BYTES <= len(password.encode()) <= MAX_PASSWORD_BYTES
+
+
+def password_acceptable(password: str) -> bool:
+    """What bcrypt can take whole: the byte bounds, and no NUL (C strings end there)."""
+    return password_length_ok(password) and "\0" not in password
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    is_valid: bool
+    needs_rehash: bool
+
+
+class PasswordHasher:
+    """Hashes use the `$2a$` ident so pgcrypto's crypt() can verify them in SQL."""
+
+    def __init__(self, rounds: int, queue_size: int, threads: int | None = None) -> None:
+        self._context = CryptContext(schemes=["bcrypt"], bcrypt__ident="2a", bcrypt__rounds=rounds)
+        self._threads = threads or os.cpu_count() or 1
+        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="bcrypt")
+        self._queue_size = queue_size
+        self._in_flight = 0
+        # Verified when a user is unknown, so an unknown name costs as long as a wrong password.
+        self._dummy_hash = self._context.hash(DUMMY_PASSWORD)
+
+    async def hash(self, password: str) -> str:
+        return await self._run(self._context.hash, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> Verification:
+        if password_hash is None or not password_acceptable(password):
+            # bcrypt's cost does not depend on the input: any fixed input times the same.
+            await self._run(self._context.verify, DUMMY_PASSWORD, self._dummy_hash)
+            return Verification(is_valid=False, needs_rehash=False)
+        try:
+            is_valid = await self._run(self._context.verify, password, password_hash)
+        except ValueError:  # not a bcrypt hash (for example written by hand in SQL)
+            return Verification(is_valid=False, needs_rehash=False)
+        return Verification(is_valid, is_valid and self._context.needs_update(password_hash))
+
+    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+        # Each waiting login holds a request open; past the queue's size, turning the login
+        # away at once (503 + Retry-After) beats making every login wait many seconds.
+        if self._in_flight >= self._threads + self._queue_size:
+            raise TemporarilyUnavailable("too many logins in progress", retry_after_seconds=1)
+        self._in_flight += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, fn, *args)
+        finally:
+            self._in_flight -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

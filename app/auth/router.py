@@ -1,0 +1,137 @@
+"""/token (RFC 6749), /token/revoke (RFC 7009) and /logout."""
+
+from typing import Any, Final
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth.form import form_schema, read_oauth_form, required
+from app.auth.grants import Client, IssuedTokens
+from app.auth.scopes import parse_scope_param
+from app.deps import AppServices, Authenticated
+from app.errors import NO_STORE, InvalidToken, UnsupportedGrantType
+
+router = APIRouter(tags=["auth"])
+
+PASSWORD_GRANT: Final = "password"  # noqa: S105 (a grant name)
+REFRESH_GRANT: Final = "refresh_token"
+
+OAUTH_ERROR_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    "required": ["error", "error_description"],
+}
+TOKEN_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string", "enum": ["bearer"]},
+        "expires_in": {"type": "integer"},
+        "refresh_token": {"type": "string"},
+        "scope": {"type": "string"},
+    },
+    "required": ["access_token", "token_type", "expires_in", "refresh_token", "scope"],
+}
+
+
+def _oauth_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": OAUTH_ERROR_SCHEMA}},
+    }
+
+
+TOKEN_FORM = form_schema(
+    {
+        "grant_type": {"type": "string", "enum": [PASSWORD_GRANT, REFRESH_GRANT]},
+        "username": {"type": "string", "description": "password grant"},
+        "password": {"type": "string", "format": "password", "description": "password grant"},
+        "scope": {"type": "string", "description": "space-separated; empty means all yours"},
+        "refresh_token": {"type": "string", "description": "refresh_token grant"},
+        "client_id": {"type": "string", "description": "ignored (public clients)"},
+        "client_secret": {"type": "string", "description": "ignored (public clients)"},
+    },
+    ["grant_type"],
+)
+
+
+def client_of(request: Request) -> Client:
+    return Client(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def token_response(tokens: IssuedTokens) -> JSONResponse:
+    headers = {**NO_STORE, "Server-Timing": f'auth;desc="{tokens.source}"'}
+    return JSONResponse(tokens.body(), headers=headers)
+
+
+@router.post(
+    "/token",
+    summary="Get tokens (OAuth2 password and refresh_token grants)",
+    openapi_extra=TOKEN_FORM,
+    responses={
+        200: {
+            "description": "Tokens",
+            "content": {"application/json": {"schema": TOKEN_SCHEMA}},
+        },
+        400: _oauth_response(
+            "invalid_request, invalid_grant, invalid_scope or unsupported_grant_type"
+        ),
+        403: _oauth_response("mfa_required, with an mfa_token"),
+        429: _oauth_response("too_many_attempts, with Retry-After"),
+        503: _oauth_response("temporarily_unavailable"),
+    },
+)
+async def issue_token(request: Request, services: AppServices) -> JSONResponse:
+    # A Basic header here is client authentication (requests-oauthlib, Authlib and Swagger UI
+    # send one); it is never read as user credentials, and public clients need none.
+    form = await read_oauth_form(request)
+    grant_type = required(form, "grant_type")
+    scope = parse_scope_param(form.get("scope"))
+    if grant_type == PASSWORD_GRANT:
+        tokens = await services.grants.password_grant(
+            username=required(form, "username"),
+            password=required(form, "password"),
+            scope=scope,
+            client=client_of(request),
+        )
+    elif grant_type == REFRESH_GRANT:
+        tokens = await services.grants.refresh_grant(
+            refresh_token=required(form, "refresh_token"), scope=scope
+        )
+    else:
+        raise UnsupportedGrantType(f"grant_type '{grant_type[:40]}' is not supported")
+    return token_response(tokens)
+
+
+@router.post(
+    "/token/revoke",
+    summary="Revoke a token and end its session (RFC 7009)",
+    openapi_extra=form_schema(
+        {
+            "token": {"type": "string"},
+            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        },
+        ["token"],
+    ),
+    responses={400: _oauth_response("invalid_request")},
+)
+async def revoke_token(request: Request, services: AppServices) -> Response:
+    form = await read_oauth_form(request)
+    token = required(form, "token")
+    # RFC 7009 §2.1: the hint only orders the lookups; a wrong hint still revokes.
+    try:
+        claims = services.authenticator.codec.verify_access_token(token, allow_expired=True)
+    except InvalidToken:
+        await services.sessions.end_by_refresh_token(token)
+    else:
+        await services.sessions.end(claims.session_id)
+    return Response(status_code=200, headers=NO_STORE)
+
+
+@router.post("/logout", status_code=204, summary="End the current session")
+async def logout(principal: Authenticated, services: AppServices) -> None:
+    if principal.session_id is not None:
+        await services.sessions.end(principal.session_id)

@@ -1,0 +1,165 @@
+"""Sessions and their refresh tokens in PostgreSQL, the source of truth for both."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+import asyncpg
+
+from app.db import Database
+
+SESSION_COLUMNS = (
+    "id, user_id, scope, user_agent, ip, created_at, last_used_at, expires_at, revoked_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: uuid.UUID
+    user_id: int
+    scope: str
+    user_agent: str | None
+    ip: str | None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+def _session(row: asyncpg.Record) -> SessionRow:
+    return SessionRow(**dict(row))
+
+
+class RotationOutcome(Enum):
+    ROTATED = "rotated"
+    REUSED = "reused"  # a rotated token came back: the session has been ended
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    outcome: RotationOutcome
+    session: SessionRow | None
+
+
+class SessionRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        user_id: int,
+        scope: str,
+        user_agent: str | None,
+        ip: str | None,
+        expires_at: datetime,
+        refresh_token_hash: bytes,
+    ) -> SessionRow:
+        async with self._db.connection() as conn:
+            (row,) = await conn.fetch(
+                "WITH s AS (INSERT INTO sessions (user_id, scope, user_agent, ip, expires_at)"
+                f" VALUES ($1, $2, $3, $4, $5) RETURNING {SESSION_COLUMNS}),"
+                " t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)"
+                " SELECT * FROM s",
+                user_id,
+                scope,
+                user_agent,
+                ip,
+                expires_at,
+                refresh_token_hash,
+            )
+        return _session(row)
+
+    async def get(self, session_id: uuid.UUID) -> SessionRow | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1", session_id
+            )
+        return _session(row) if row else None
+
+    async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes) -> Rotation:
+        """Single use by a conditional update: of two concurrent rotations only one matches."""
+        async with self._db.transaction() as conn:
+            session_id = await conn.fetchval(
+                "UPDATE refresh_tokens SET rotated_at = now()"
+                " WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id",
+                old_hash,
+            )
+            if session_id is not None:
+                await conn.execute(
+                    "INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)",
+                    new_hash,
+                    session_id,
+                )
+                (rotated,) = await conn.fetch(
+                    "UPDATE sessions SET last_used_at = now() WHERE id = $1"
+                    f" RETURNING {SESSION_COLUMNS}",
+                    session_id,
+                )
+                return Rotation(RotationOutcome.ROTATED, _session(rotated))
+            reused = await conn.fetchrow(
+                "UPDATE sessions SET revoked_at = coalesce(revoked_at, now())"
+                " WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)"
+                f" RETURNING {SESSION_COLUMNS}",
+                old_hash,
+            )
+        if reused is None:
+            return Rotation(RotationOutcome.UNKNOWN, None)
+        return Rotation(RotationOutcome.REUSED, _session(reused))
+
+    async def session_of_refresh_token(self, token_hash: bytes) -> SessionRow | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {SESSION_COLUMNS} FROM sessions"
+                " WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)",
+                token_hash,
+            )
+        return _session(row) if row else None
+
+    async def revoke(
+        self, session_id: uuid.UUID, *, user_id: int | None = None
+    ) -> SessionRow | None:
+        """Ends one session (only if it belongs to `user_id`, when given); None if not found."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "UPDATE sessions SET revoked_at = coalesce(revoked_at, now())"
+                " WHERE id = $1 AND ($2::bigint IS NULL OR user_id = $2)"
+                f" RETURNING {SESSION_COLUMNS}",
+                session_id,
+                user_id,
+            )
+        return _session(row) if row else None
+
+    async def revoke_all_for_user(
+        self, user_id: int, *, except_session: uuid.UUID | None = None
+    ) -> list[SessionRow]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "UPDATE sessions SET revoked_at = now()"
+                " WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
+                " AND ($2::uuid IS NULL OR id <> $2)"
+                f" RETURNING {SESSION_COLUMNS}",
+                user_id,
+                except_session,
+            )
+        return [_session(r) for r in rows]
+
+    async def list_live(self, user_id: int) -> list[SessionRow]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {SESSION_COLUMNS} FROM sessions"
+                " WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
+                " ORDER BY created_at DESC",
+                user_id,
+            )
+        return [_session(r) for r in rows]
+
+    async def delete_ended(self, *, older_than: datetime) -> int:
+        """Removes sessions that expired or were revoked before `older_than`."""
+        async with self._db.connection() as conn:
+            status: str = await conn.execute(
+                "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1", older_than
+            )
+        return int(status.split()[-1])

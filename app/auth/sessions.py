@@ -1,0 +1,106 @@
+"""Sessions: started by a login, kept alive by refresh-token rotation, ended by revocation."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from app.auth.directory import AuthDirectory
+from app.auth.session_repository import RotationOutcome, SessionRepository, SessionRow
+from app.clock import Clock
+from app.errors import InvalidGrant
+
+USER_AGENT_MAX_CHARS: Final = 512
+# Ended sessions are kept this long (visible to the admin in SQL), then deleted.
+ENDED_SESSION_RETENTION: Final = timedelta(days=7)
+# Opaque refresh tokens: 256 random bits; longer input is not ours.
+MAX_REFRESH_TOKEN_CHARS: Final = 128
+
+
+def refresh_token_hash(token: str) -> bytes:
+    # 256-bit random tokens need no salt or slow hash: SHA-256 cannot be inverted.
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class StartedSession:
+    session: SessionRow
+    refresh_token: str
+
+
+class SessionService:
+    def __init__(
+        self,
+        *,
+        repository: SessionRepository,
+        directory: AuthDirectory,
+        clock: Clock,
+        refresh_ttl_seconds: int,
+    ) -> None:
+        self._repository = repository
+        self._directory = directory
+        self._clock = clock
+        self._refresh_ttl_seconds = refresh_ttl_seconds
+
+    async def start(
+        self, *, user_id: int, scope: str, user_agent: str | None, ip: str | None
+    ) -> StartedSession:
+        refresh_token = secrets.token_urlsafe(32)
+        expires_at = datetime.fromtimestamp(self._clock() + self._refresh_ttl_seconds, UTC)
+        session = await self._repository.create(
+            user_id=user_id,
+            scope=scope,
+            user_agent=user_agent[:USER_AGENT_MAX_CHARS] if user_agent else None,
+            ip=ip,
+            expires_at=expires_at,
+            refresh_token_hash=refresh_token_hash(refresh_token),
+        )
+        await self._directory.publish_sessions([session])
+        return StartedSession(session, refresh_token)
+
+    async def rotate(self, refresh_token: str) -> StartedSession:
+        """A new refresh token for the same session; a rotated token presented again ends
+        the session (RFC 9700 §4.14), so a stolen token is worth at most one use."""
+        if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
+            raise InvalidGrant
+        new_token = secrets.token_urlsafe(32)
+        rotation = await self._repository.rotate_refresh_token(
+            refresh_token_hash(refresh_token), refresh_token_hash(new_token)
+        )
+        if rotation.outcome is RotationOutcome.REUSED and rotation.session is not None:
+            await self._directory.publish_sessions([rotation.session])
+        if rotation.outcome is not RotationOutcome.ROTATED or rotation.session is None:
+            raise InvalidGrant
+        if not self._is_live(rotation.session):
+            raise InvalidGrant
+        return StartedSession(rotation.session, new_token)
+
+    async def end(self, session_id: uuid.UUID, *, user_id: int | None = None) -> bool:
+        session = await self._repository.revoke(session_id, user_id=user_id)
+        if session is None:
+            return False
+        await self._directory.publish_sessions([session])
+        return True
+
+    async def end_by_refresh_token(self, refresh_token: str) -> None:
+        if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
+            return
+        session = await self._repository.session_of_refresh_token(refresh_token_hash(refresh_token))
+        if session is not None:
+            await self.end(session.id)
+
+    async def end_all(self, user_id: int, *, except_session: uuid.UUID | None = None) -> None:
+        ended = await self._repository.revoke_all_for_user(user_id, except_session=except_session)
+        await self._directory.publish_sessions(ended)
+
+    async def list_live(self, user_id: int) -> list[SessionRow]:
+        return await self._repository.list_live(user_id)
+
+    async def delete_ended(self) -> int:
+        cutoff = datetime.fromtimestamp(self._clock(), UTC) - ENDED_SESSION_RETENTION
+        return await self._repository.delete_ended(older_than=cutoff)
+
+    def _is_live(self, session: SessionRow) -> bool:
+        return session.revoked_at is None and session.expires_at.timestamp() > self._clock()

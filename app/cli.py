@@ -1,0 +1,220 @@
+"""The `keygate` command: migrate, serve, users create, demo."""
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from app.auth.passwords import PasswordHasher
+from app.db import CONNECTION_ERRORS, create_database
+from app.errors import UsernameTaken
+from app.products.repository import ProductRepository
+from app.redis import create_redis
+from app.settings import Settings
+from app.users.repository import UserRepository
+from app.users.schemas import UserCreate
+
+DEMO_PRODUCTS: Final = [
+    ("1L FOUNTAIN DRINKING WATER", Decimal("2.55")),
+    ("PINK COTTON BUDS", Decimal("4.85")),
+    ("WINE GLASS", Decimal("9.75")),
+]
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+
+
+class CommandError(Exception):
+    """Ends the command with a one-line message and exit status 1."""
+
+
+def redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise CommandError(f"invalid configuration ({field.upper()}): {message}") from exc
+
+
+async def check_postgres(settings: Settings) -> None:
+    try:
+        conn = await asyncpg.connect(settings.database_url, timeout=5)
+    except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+        raise CommandError(
+            f"PostgreSQL is unreachable at {redacted(settings.database_url)}: {exc}"
+        ) from exc
+    await conn.close()
+
+
+async def check_redis(settings: Settings) -> None:
+    redis = create_redis(settings)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        raise CommandError(
+            f"Redis is unreachable at {redacted(settings.redis_url)}: {exc}"
+        ) from exc
+    finally:
+        await redis.aclose()
+
+
+async def create_database_if_missing(database_url: str) -> None:
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    maintenance_url = urlunsplit(parts._replace(path="/postgres"))
+    try:
+        conn = await asyncpg.connect(maintenance_url, timeout=5)
+    except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+        raise CommandError(
+            f"PostgreSQL is unreachable at {redacted(maintenance_url)}: {exc}"
+        ) from exc
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # Identifiers cannot be parameters; quote_ident-style quoting keeps the name whole.
+            await conn.execute('CREATE DATABASE "{}"'.format(name.replace('"', '""')))
+            print(f"created database {name}")
+    finally:
+        await conn.close()
+
+
+def migrate(settings: Settings) -> None:
+    from alembic.config import Config
+
+    from alembic import command
+
+    asyncio.run(create_database_if_missing(settings.database_url))
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO_ROOT / "alembic"))
+    config.attributes["database_url"] = settings.database_url
+    command.upgrade(config, "head")
+    print("database is at the latest schema")
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    asyncio.run(check_postgres(settings))
+    asyncio.run(check_redis(settings))
+    settings.signing_secret()  # create the development secret once, before workers race for it
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        # Forwarded headers are believed only from TRUSTED_PROXIES (never by default).
+        proxy_headers=False,
+        forwarded_allow_ips="",
+        timeout_graceful_shutdown=20,
+    )
+
+
+def read_new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != password:
+        raise CommandError("the passwords do not match")
+    return password
+
+
+async def create_user(settings: Settings, args: argparse.Namespace, password: str) -> None:
+    try:
+        body = UserCreate(
+            username=args.username, password=password, email=args.email, full_name=args.full_name
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        raise CommandError(f"invalid {first['loc'][0]}: {message}") from exc
+    await check_postgres(settings)
+    db = await create_database(settings)
+    hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
+    try:
+        user = await UserRepository(db).create(
+            username=body.username,
+            password_hash=await hasher.hash(body.password),
+            email=body.email,
+            full_name=body.full_name,
+            is_admin=args.admin,
+        )
+    except UsernameTaken as exc:
+        raise CommandError(f"username {body.username!r} is already taken") from exc
+    finally:
+        hasher.close()
+        await db.pool.close()
+    role = "admin" if user.is_admin else "user"
+    print(f"created {role} {user.username} (id {user.id})")
+
+
+async def load_demo(settings: Settings) -> None:
+    await check_postgres(settings)
+    db = await create_database(settings)
+    try:
+        added = await ProductRepository(db).ensure_demo(DEMO_PRODUCTS)
+    finally:
+        await db.pool.close()
+    print(f"demo products: {added} added, {len(DEMO_PRODUCTS) - added} already there")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="keygate", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="create the database if missing, then upgrade to head")
+    serve_cmd = commands.add_parser("serve", help="serve the API")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1)
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="create a user")
+    create.add_argument("username")
+    create.add_argument("--email")
+    create.add_argument("--full-name")
+    create.add_argument("--admin", action="store_true", help="grant admin and products:write")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    commands.add_parser("demo", help="load the demo products (idempotent)")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "migrate":
+            migrate(settings)
+        elif args.command == "serve":
+            serve(settings, args.host, args.port, args.workers)
+        elif args.command == "users":
+            password = read_new_password(args.password_stdin)
+            asyncio.run(create_user(settings, args, password))
+        elif args.command == "demo":
+            asyncio.run(load_demo(settings))
+    except CommandError as exc:
+        sys.exit(f"keygate: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Everything a route may ask for, as Annotated aliases over the objects the lifespan built."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+
+from app.auth.principal import Principal
+from app.auth.scopes import SCOPE_DESCRIPTIONS, Scope
+from app.auth.sessions import SessionService
+from app.errors import InsufficientScope
+from app.lifespan import Services
+from app.products.repository import ProductRepository
+from app.users.repository import UserRepository
+from app.users.service import UserService
+
+# Declares the password flow to OpenAPI (the /docs Authorize dialog); the header itself is
+# read by `authenticate`, which also accepts HTTP Basic.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", scopes=SCOPE_DESCRIPTIONS, auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_users(request: Request) -> UserRepository:
+    return get_services(request).users
+
+
+def get_user_service(request: Request) -> UserService:
+    return get_services(request).user_service
+
+
+def get_products(request: Request) -> ProductRepository:
+    return get_services(request).products
+
+
+def get_sessions(request: Request) -> SessionService:
+    return get_services(request).sessions
+
+
+async def authenticate(
+    security_scopes: SecurityScopes,
+    request: Request,
+    response: Response,
+    _: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    authenticator = get_services(request).authenticator
+    principal = await authenticator.authenticate(request.headers.get("authorization"))
+    response.headers["Server-Timing"] = principal.server_timing
+    for scope in security_scopes.scopes:
+        if scope not in principal.scopes:
+            raise InsufficientScope(scope)
+    return principal
+
+
+AppServices = Annotated[Services, Depends(get_services)]
+Users = Annotated[UserRepository, Depends(get_users)]
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+Products = Annotated[ProductRepository, Depends(get_products)]
+Sessions = Annotated[SessionService, Depends(get_sessions)]
+
+Authenticated = Annotated[Principal, Security(authenticate)]
+Me = Annotated[Principal, Security(authenticate, scopes=[Scope.ME])]
+Admin = Annotated[Principal, Security(authenticate, scopes=[Scope.ADMIN])]
+ReadProducts = Annotated[Principal, Security(authenticate, scopes=[Scope.PRODUCTS_READ])]
+WriteProducts = Annotated[Principal, Security(authenticate, scopes=[Scope.PRODUCTS_WRITE])]

@@ -1,0 +1,145 @@
+"""Builds the long-lived objects once per process: pool, Redis, repositories, services."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Final
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from app.auth.basic_verifier import BasicVerifierCache
+from app.auth.cache import AuthCache
+from app.auth.directory import AuthDirectory
+from app.auth.grants import GrantService
+from app.auth.invalidations import InvalidationRepository
+from app.auth.passwords import PasswordHasher
+from app.auth.principal import Authenticator
+from app.auth.session_repository import SessionRepository
+from app.auth.sessions import SessionService
+from app.auth.tokens import TokenCodec
+from app.clock import Clock, system_clock
+from app.db import Database, create_database
+from app.errors import DatabaseUnavailable
+from app.ops.metrics import Metrics
+from app.products.repository import ProductRepository
+from app.redis import RedisGuard, create_redis
+from app.settings import Settings
+from app.users.repository import UserRepository
+from app.users.service import UserService
+
+log = logging.getLogger(__name__)
+
+SESSION_CLEANUP_INTERVAL_SECONDS: Final = 3600.0
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    redis: Redis
+    redis_guard: RedisGuard
+    metrics: Metrics
+    hasher: PasswordHasher
+    users: UserRepository
+    products: ProductRepository
+    directory: AuthDirectory
+    sessions: SessionService
+    authenticator: Authenticator
+    grants: GrantService
+    user_service: UserService
+
+
+async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> Services:
+    db = await create_database(settings)
+    redis = create_redis(settings)
+    guard = RedisGuard(redis)
+    guard.on_failure = metrics.redis_fallbacks.inc
+    hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
+    users = UserRepository(db)
+    session_repository = SessionRepository(db)
+    directory = AuthDirectory(
+        cache=AuthCache(guard, settings.auth_cache_ttl_seconds),
+        users=users,
+        sessions=session_repository,
+        invalidations=InvalidationRepository(db),
+        metrics=metrics,
+        clock=clock,
+    )
+    guard.on_recovery = directory.apply_pending_invalidations
+    sessions = SessionService(
+        repository=session_repository,
+        directory=directory,
+        clock=clock,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
+    codec = TokenCodec(
+        secret=settings.signing_secret(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        clock=clock,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        redis=redis,
+        redis_guard=guard,
+        metrics=metrics,
+        hasher=hasher,
+        users=users,
+        products=ProductRepository(db),
+        directory=directory,
+        sessions=sessions,
+        authenticator=Authenticator(
+            codec=codec,
+            directory=directory,
+            hasher=hasher,
+            basic_verifier=BasicVerifierCache(),
+            basic_enabled=settings.basic_auth_enabled,
+            clock=clock,
+        ),
+        grants=GrantService(
+            directory=directory,
+            users=users,
+            hasher=hasher,
+            sessions=sessions,
+            codec=codec,
+            metrics=metrics,
+        ),
+        user_service=UserService(
+            users=users, hasher=hasher, sessions=sessions, directory=directory
+        ),
+    )
+
+
+async def clean_up_sessions_forever(sessions: SessionService) -> None:
+    while True:
+        try:
+            deleted = await sessions.delete_ended()
+            if deleted:
+                log.info("deleted %d ended sessions", deleted)
+        except DatabaseUnavailable:
+            log.warning("session clean-up skipped: database unavailable")
+        await asyncio.sleep(SESSION_CLEANUP_INTERVAL_SECONDS)
+
+
+def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_clock):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await build_services(settings, metrics, clock)
+        app.state.services = services
+        cleanup = asyncio.create_task(clean_up_sessions_forever(services.sessions))
+        try:
+            yield
+        finally:
+            cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleanup
+            await services.redis.aclose()
+            await services.db.pool.close()
+            services.hasher.close()
+
+    return lifespan

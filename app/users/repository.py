@@ -1,0 +1,136 @@
+"""Users in PostgreSQL. One method, one atomic operation."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from app.db import Database
+from app.errors import UsernameTaken
+
+USER_COLUMNS = (
+    "id, username, email, full_name, password_hash, is_active, is_admin, totp_enabled, created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    username: str
+    email: str | None
+    full_name: str | None
+    password_hash: str
+    is_active: bool
+    is_admin: bool
+    totp_enabled: bool
+    created_at: datetime
+
+
+def _user(row: asyncpg.Record) -> UserRecord:
+    return UserRecord(**dict(row))
+
+
+class UserRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        username: str,
+        password_hash: str,
+        email: str | None = None,
+        full_name: str | None = None,
+        is_admin: bool = False,
+    ) -> UserRecord:
+        async with self._db.connection() as conn:
+            try:
+                (row,) = await conn.fetch(
+                    "INSERT INTO users (username, password_hash, email, full_name, is_admin)"
+                    f" VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}",
+                    username,
+                    password_hash,
+                    email,
+                    full_name,
+                    is_admin,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise UsernameTaken from exc
+        return _user(row)
+
+    async def get(self, user_id: int) -> UserRecord | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
+        return _user(row) if row else None
+
+    async def get_by_username(self, username: str) -> UserRecord | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)", username
+            )
+        return _user(row) if row else None
+
+    async def page(self, *, limit: int, offset: int) -> tuple[list[UserRecord], int]:
+        async with self._db.transaction() as conn:
+            rows = await conn.fetch(
+                f"SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2", limit, offset
+            )
+            total = await conn.fetchval("SELECT count(*) FROM users")
+        return [_user(r) for r in rows], total
+
+    async def update_profile(
+        self, user_id: int, changes: dict[str, str | None]
+    ) -> UserRecord | None:
+        """Sets only the fields present in `changes` (a field may be set to null)."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "UPDATE users SET"
+                " email = CASE WHEN $2 THEN $3 ELSE email END,"
+                " full_name = CASE WHEN $4 THEN $5 ELSE full_name END,"
+                " updated_at = now()"
+                f" WHERE id = $1 RETURNING {USER_COLUMNS}",
+                user_id,
+                "email" in changes,
+                changes.get("email"),
+                "full_name" in changes,
+                changes.get("full_name"),
+            )
+        return _user(row) if row else None
+
+    async def update_flags(
+        self, user_id: int, *, is_active: bool | None, is_admin: bool | None
+    ) -> UserRecord | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "UPDATE users SET is_active = coalesce($2, is_active),"
+                " is_admin = coalesce($3, is_admin), updated_at = now()"
+                f" WHERE id = $1 RETURNING {USER_COLUMNS}",
+                user_id,
+                is_active,
+                is_admin,
+            )
+        return _user(row) if row else None
+
+    async def replace_password_hash(
+        self, user_id: int, *, old_hash: str, new_hash: str
+    ) -> UserRecord | None:
+        """Compare-and-set, so a re-hash on login never overwrites a concurrent password change."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "UPDATE users SET password_hash = $3, updated_at = now()"
+                f" WHERE id = $1 AND password_hash = $2 RETURNING {USER_COLUMNS}",
+                user_id,
+                old_hash,
+                new_hash,
+            )
+        return _user(row) if row else None
+
+    async def set_password_hash(self, user_id: int, new_hash: str) -> UserRecord | None:
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                "UPDATE users SET password_hash = $2, updated_at = now()"
+                f" WHERE id = $1 RETURNING {USER_COLUMNS}",
+                user_id,
+                new_hash,
+            )
+        return _user(row) if row else None

@@ -1,0 +1,28 @@
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+
+
+def test_env_example_lists_every_setting():
+    listed = set(re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
+    assert listed == {name.upper() for name in Settings.model_fields}
+
+
+@pytest.mark.parametrize("secret", [None, "too-short"])
+def test_production_refuses_a_missing_or_short_jwt_secret(secret):
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(_env_file=None, app_env="production", jwt_secret=secret)
+
+
+def test_development_keeps_one_generated_secret_across_restarts(tmp_path):
+    secret_file = tmp_path / "secret"
+    first = Settings(_env_file=None).signing_secret(secret_file)
+    assert len(first) >= 32
+    assert Settings(_env_file=None).signing_secret(secret_file) == first
+    assert secret_file.stat().st_mode & 0o077 == 0

@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from app.auth.principal import Principal
 from app.auth.scopes import SCOPE_DESCRIPTIONS, Scope
 from app.auth.sessions import SessionService
+from app.client_address import client_ip
 from app.errors import InsufficientScope
 from app.lifespan import Services
 from app.products.repository import ProductRepository
@@ -46,8 +47,10 @@ async def authenticate(
     response: Response,
     _: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    authenticator = get_services(request).authenticator
-    principal = await authenticator.authenticate(request.headers.get("authorization"))
+    services = get_services(request)
+    principal = await services.authenticator.authenticate(
+        request.headers.get("authorization"), client_ip(request, services.trusted_proxies)
+    )
     response.headers["Server-Timing"] = principal.server_timing
     for scope in security_scopes.scopes:
         if scope not in principal.scopes:

@@ -139,6 +139,18 @@ class InsufficientScope(ApiError):
         return {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{self.scope}"'}
 
 
+class TooManyFailedLogins(ApiError):
+    status_code = 429
+    detail = "too many failed attempts; try again later"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.retry_after_seconds = retry_after_seconds
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
+
 class Forbidden(ApiError):
     status_code = 403
     detail = "forbidden"

@@ -17,9 +17,14 @@ from app.auth.grants import GrantService
 from app.auth.invalidations import InvalidationRepository
 from app.auth.passwords import PasswordHasher
 from app.auth.principal import Authenticator
+from app.auth.second_factor import SecondFactor
 from app.auth.session_repository import SessionRepository
 from app.auth.sessions import SessionService
+from app.auth.throttle import LoginThrottle
 from app.auth.tokens import TokenCodec
+from app.auth.totp import SecretCipher
+from app.auth.totp_repository import TotpRepository
+from app.client_address import Network
 from app.clock import Clock, system_clock
 from app.db import Database, create_database
 from app.errors import DatabaseUnavailable
@@ -50,6 +55,8 @@ class Services:
     authenticator: Authenticator
     grants: GrantService
     user_service: UserService
+    second_factor: SecondFactor
+    trusted_proxies: tuple[Network, ...]
 
 
 async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> Services:
@@ -75,8 +82,28 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
     )
+    throttle = LoginThrottle(
+        guard=guard,
+        db=db,
+        clock=clock,
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_lockout_seconds,
+    )
+    signing_secret = settings.signing_secret()
+    totp_key = settings.totp_encryption_key
+    second_factor = SecondFactor(
+        repository=TotpRepository(db),
+        users=users,
+        cipher=SecretCipher(totp_key.get_secret_value() if totp_key else signing_secret),
+        guard=guard,
+        directory=directory,
+        sessions=sessions,
+        hasher=hasher,
+        clock=clock,
+        max_failures=settings.login_max_failures,
+    )
     codec = TokenCodec(
-        secret=settings.signing_secret(),
+        secret=signing_secret,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl_seconds=settings.access_token_ttl_seconds,
@@ -98,6 +125,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
             directory=directory,
             hasher=hasher,
             basic_verifier=BasicVerifierCache(),
+            throttle=throttle,
             basic_enabled=settings.basic_auth_enabled,
             clock=clock,
         ),
@@ -107,11 +135,15 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
             hasher=hasher,
             sessions=sessions,
             codec=codec,
+            throttle=throttle,
+            second_factor=second_factor,
             metrics=metrics,
         ),
         user_service=UserService(
             users=users, hasher=hasher, sessions=sessions, directory=directory
         ),
+        second_factor=second_factor,
+        trusted_proxies=settings.trusted_proxy_networks,
     )
 
 

@@ -14,6 +14,7 @@ from app.ops.timing import LatencyMiddleware
 from app.products.router import router as products_router
 from app.settings import Settings
 from app.users.router import router as users_router
+from app.users.totp_router import router as totp_router
 
 # Every body keygate accepts is a small form or JSON object; larger ones are 413 unread.
 MAX_BODY_BYTES = 64 * 1024
@@ -47,7 +48,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     register_error_renderers(app)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     add_docs(app)
-    for router in (auth_router, users_router, products_router, health_router, metrics_router):
+    routers = (
+        auth_router,
+        users_router,
+        totp_router,
+        products_router,
+        health_router,
+        metrics_router,
+    )
+    for router in routers:
         app.include_router(router)
     return app
 

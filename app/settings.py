@@ -4,8 +4,10 @@ import secrets
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.client_address import Network, parse_networks
 
 MIN_SECRET_BYTES: Final = 32
 DEV_SECRET_FILE: Final = Path(".keygate-jwt-secret")
@@ -28,10 +30,28 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(300, ge=1)
     registration_open: bool = True
     basic_auth_enabled: bool = True
+    # Comma-separated addresses or networks whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
+    # Key material for TOTP secrets at rest; derived from the JWT secret when unset.
+    totp_encryption_key: SecretStr | None = None
     # Logins allowed to wait for a bcrypt thread before /token answers 503.
     login_queue_size: int = Field(64, ge=1)
     database_pool_size: int = Field(10, ge=1)
     redis_timeout_seconds: float = Field(0.25, gt=0)
+
+    @field_validator("jwt_secret", "totp_encryption_key", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _proxies_parse(self) -> "Settings":
+        parse_networks(self.trusted_proxies)
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _production_needs_a_strong_secret(self) -> "Settings":

@@ -31,7 +31,11 @@ TEST_DATABASE_URL = os.environ.get(
     "KEYGATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/keygate_test"
 )
 TEST_REDIS_URL = os.environ.get("KEYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("cache_invalidations", "refresh_tokens", "sessions", "products", "users")
+TABLES = (
+    "login_failures",
+    "mfa_challenges",
+    "totp_recovery_codes",
+    "cache_invalidations", "refresh_tokens", "sessions", "products", "users")
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -1,4 +1,5 @@
-"""Users, products, sessions, refresh tokens and pending cache invalidations.
+"""The initial schema: users, products, sessions and refresh tokens, TOTP recovery codes and
+MFA challenges, pending cache invalidations and login failures.
 
 Revision ID: 0001
 Revises:
@@ -27,6 +28,7 @@ def upgrade() -> None:
             totp_enabled boolean NOT NULL DEFAULT false,
             totp_secret_encrypted text,
             totp_pending_secret_encrypted text,
+            totp_last_step bigint,
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT users_username_length CHECK (char_length(username) BETWEEN 1 AND 50),
@@ -95,9 +97,48 @@ def upgrade() -> None:
         )
         """
     )
+    op.execute(
+        """
+        CREATE TABLE totp_recovery_codes (
+            user_id bigint NOT NULL
+                CONSTRAINT totp_recovery_codes_user_id_fkey
+                REFERENCES users (id) ON DELETE CASCADE,
+            code_hash bytea NOT NULL,
+            used_at timestamptz,
+            CONSTRAINT totp_recovery_codes_pkey PRIMARY KEY (user_id, code_hash)
+        )
+        """
+    )
+    # The pending second step of a password login (the mfa_token, by SHA-256).
+    op.execute(
+        """
+        CREATE TABLE mfa_challenges (
+            token_hash bytea CONSTRAINT mfa_challenges_pkey PRIMARY KEY,
+            user_id bigint NOT NULL
+                CONSTRAINT mfa_challenges_user_id_fkey REFERENCES users (id) ON DELETE CASCADE,
+            scope text NOT NULL,
+            expires_at timestamptz NOT NULL,
+            failures integer NOT NULL DEFAULT 0,
+            used_at timestamptz
+        )
+        """
+    )
+    # Failed logins, used for throttling only while Redis is unreachable (never fail open).
+    op.execute(
+        """
+        CREATE TABLE login_failures (
+            key text NOT NULL,
+            failed_at timestamptz NOT NULL
+        )
+        """
+    )
+    op.execute("CREATE INDEX login_failures_key_failed_at_idx ON login_failures (key, failed_at)")
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE login_failures")
+    op.execute("DROP TABLE mfa_challenges")
+    op.execute("DROP TABLE totp_recovery_codes")
     op.execute("DROP TABLE cache_invalidations")
     op.execute("DROP TABLE refresh_tokens")
     op.execute("DROP TABLE sessions")

@@ -34,6 +34,8 @@ class AuthRecord:
     is_active: bool
     is_admin: bool
     totp_enabled: bool
+    # Encrypted with a key that never goes to Redis; lets a cached TOTP user log in.
+    totp_secret_encrypted: str | None
 
     @classmethod
     def from_user(cls, user: UserRecord) -> "AuthRecord":
@@ -44,6 +46,7 @@ class AuthRecord:
             is_active=user.is_active,
             is_admin=user.is_admin,
             totp_enabled=user.totp_enabled,
+            totp_secret_encrypted=user.totp_secret_encrypted,
         )
 
     @property
@@ -114,6 +117,12 @@ class AuthCache:
 
         raw_user, raw_session = await self._guard.run(read)
         return _decode_record(raw_user), _decode_session(raw_session)
+
+    async def get_user(self, user_id: int) -> AuthRecord | None:
+        async def read(r: "Redis") -> RawValue:
+            return await r.get(user_key(user_id))
+
+        return _decode_record(await self._guard.run(read))
 
     async def get_login(self, username: str) -> AuthRecord | None:
         async def read(r: "Redis") -> RawValue:

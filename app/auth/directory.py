@@ -3,6 +3,7 @@ then from PostgreSQL; and every change published to the cache once PostgreSQL ha
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -87,18 +88,35 @@ class AuthDirectory:
         return Lookup(record, session, "db")
 
     async def login_record(self, username: str) -> Lookup:
+        return await self._record(
+            "login",
+            lambda: self._cache.get_login(username),
+            lambda: self._users.get_by_username(username),
+        )
+
+    async def user_record(self, user_id: int) -> Lookup:
+        return await self._record(
+            "user", lambda: self._cache.get_user(user_id), lambda: self._users.get(user_id)
+        )
+
+    async def _record(
+        self,
+        kind: str,
+        from_cache: Callable[[], Awaitable[AuthRecord | None]],
+        from_database: Callable[[], Awaitable[UserRecord | None]],
+    ) -> Lookup:
         if self._cache.is_enabled:
             try:
-                record = await self._cache.get_login(username)
+                record = await from_cache()
             except CacheUnavailable:
                 self._metrics.redis_fallbacks.inc()
             else:
                 if record is not None:
-                    self._metrics.cache_hits.labels("login").inc()
+                    self._metrics.cache_hits.labels(kind).inc()
                     return Lookup(record, None, "cache")
-        self._metrics.cache_misses.labels("login").inc()
+        self._metrics.cache_misses.labels(kind).inc()
         try:
-            user = await self._users.get_by_username(username)
+            user = await from_database()
         except DatabaseUnavailable as exc:
             self._metrics.postgres_fallbacks.inc()
             raise CredentialsUnavailable from exc

@@ -1,24 +1,28 @@
-"""The OAuth2 grants of /token: password, refresh_token (and mfa-otp, with TOTP)."""
+"""The OAuth2 grants of /token: password (with an optional one-step `otp`), refresh_token,
+and the mfa-otp exchange of an mfa_token for tokens."""
 
 from dataclasses import dataclass
+from typing import Final
 
 from app.auth.cache import AuthRecord
 from app.auth.directory import AuthDirectory, Source
 from app.auth.passwords import PasswordHasher
 from app.auth.scopes import Scope, format_scopes
+from app.auth.second_factor import SecondFactor
 from app.auth.sessions import SessionService, StartedSession
+from app.auth.throttle import LoginThrottle
 from app.auth.tokens import TokenCodec
-from app.errors import InvalidGrant, InvalidScope
+from app.errors import InvalidGrant, InvalidScope, MfaRequired
 from app.ops.metrics import Metrics
 from app.users.repository import UserRepository
 
-KNOWN_SCOPES = frozenset(Scope)
-MAX_USERNAME_CHARS = 50
+KNOWN_SCOPES: Final = frozenset(Scope)
+MAX_USERNAME_CHARS: Final = 50
 
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """Who asked: kept on the session so users can recognise their sessions."""
+    """Who asked: throttling counts by address, and sessions show it to their user."""
 
     ip: str | None
     user_agent: str | None
@@ -65,6 +69,8 @@ class GrantService:
         hasher: PasswordHasher,
         sessions: SessionService,
         codec: TokenCodec,
+        throttle: LoginThrottle,
+        second_factor: SecondFactor,
         metrics: Metrics,
     ) -> None:
         self._directory = directory
@@ -72,36 +78,64 @@ class GrantService:
         self._hasher = hasher
         self._sessions = sessions
         self._codec = codec
+        self._throttle = throttle
+        self._second_factor = second_factor
         self._metrics = metrics
 
     async def password_grant(
-        self, *, username: str, password: str, scope: frozenset[str] | None, client: Client
+        self,
+        *,
+        username: str,
+        password: str,
+        scope: frozenset[str] | None,
+        otp: str | None,
+        client: Client,
     ) -> IssuedTokens:
         check_scope_names(scope)
+        await self._throttle.check(username, client.ip)
         found = await self._directory.login_record(username[:MAX_USERNAME_CHARS])
         record = found.record if len(username) <= MAX_USERNAME_CHARS else None
         verification = await self._hasher.verify(password, record.password_hash if record else None)
         if record is None or not verification.is_valid or not record.is_active:
-            self._metrics.logins.labels("password", "invalid_grant").inc()
-            raise InvalidGrant
+            raise await self._failure("password", username, client)
+        granted = grant_scopes(scope, record.scopes)
+        if record.totp_enabled:
+            if otp is None:
+                mfa_token = await self._second_factor.start_challenge(
+                    record.user_id, format_scopes(granted)
+                )
+                self._metrics.logins.labels("password", "mfa_required").inc()
+                raise MfaRequired(mfa_token)
+            if not await self._second_factor.verify(record, otp):
+                raise await self._failure("password", username, client)
         if verification.needs_rehash:
             await self._rehash(record, password)
-        granted = grant_scopes(scope, record.scopes)
-        started = await self._sessions.start(
-            user_id=record.user_id,
-            scope=format_scopes(granted),
-            user_agent=client.user_agent,
-            ip=client.ip,
-        )
-        self._metrics.logins.labels("password", "ok").inc()
-        return self._issue(record.user_id, granted, started, found.source)
+        return await self._start(record, granted, client, "password", found.source)
+
+    async def mfa_grant(self, *, mfa_token: str, otp: str, client: Client) -> IssuedTokens:
+        challenge = await self._second_factor.challenge(mfa_token)
+        if challenge is None:
+            self._metrics.logins.labels("mfa_otp", "invalid_grant").inc()
+            raise InvalidGrant
+        found = await self._directory.user_record(challenge.user_id)
+        record = found.record
+        if record is None or not record.is_active:
+            raise InvalidGrant
+        await self._throttle.check(record.username, client.ip)
+        if not await self._second_factor.verify(record, otp):
+            await self._second_factor.fail_challenge(mfa_token)
+            raise await self._failure("mfa_otp", record.username, client)
+        if not await self._second_factor.consume_challenge(mfa_token):
+            raise InvalidGrant
+        granted = frozenset(challenge.scope.split()) & record.scopes
+        return await self._start(record, granted, client, "mfa_otp", found.source)
 
     async def refresh_grant(
         self, *, refresh_token: str, scope: frozenset[str] | None
     ) -> IssuedTokens:
         check_scope_names(scope)
         started = await self._sessions.rotate(refresh_token)
-        found = await self._directory.user_and_session(started.session.user_id, started.session.id)
+        found = await self._directory.user_record(started.session.user_id)
         if found.record is None or not found.record.is_active:
             self._metrics.logins.labels("refresh_token", "invalid_grant").inc()
             raise InvalidGrant
@@ -109,6 +143,30 @@ class GrantService:
         granted = grant_scopes(scope, session_scopes)
         self._metrics.logins.labels("refresh_token", "ok").inc()
         return self._issue(found.record.user_id, granted, started, found.source)
+
+    async def _failure(self, grant: str, username: str, client: Client) -> InvalidGrant:
+        """Counts a failed attempt toward throttling; every failure gets the one same answer."""
+        self._metrics.logins.labels(grant, "invalid_grant").inc()
+        await self._throttle.record_failure(username, client.ip)
+        return InvalidGrant()
+
+    async def _start(
+        self,
+        record: AuthRecord,
+        granted: frozenset[str],
+        client: Client,
+        grant: str,
+        source: Source,
+    ) -> IssuedTokens:
+        await self._throttle.reset(record.username, client.ip)
+        started = await self._sessions.start(
+            user_id=record.user_id,
+            scope=format_scopes(granted),
+            user_agent=client.user_agent,
+            ip=client.ip,
+        )
+        self._metrics.logins.labels(grant, "ok").inc()
+        return self._issue(record.user_id, granted, started, source)
 
     def _issue(
         self, user_id: int, scopes: frozenset[str], started: StartedSession, source: Source

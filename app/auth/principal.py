@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from app.auth.basic_verifier import BasicVerifierCache
 from app.auth.directory import AuthDirectory, Source
-from app.auth.passwords import PasswordHasher, password_acceptable
+from app.auth.passwords import PasswordHasher
+from app.auth.throttle import LoginThrottle
 from app.auth.tokens import TokenCodec
 from app.clock import Clock
-from app.errors import InvalidToken, MissingCredentials
+from app.errors import InvalidToken, MissingCredentials, TooManyAttempts, TooManyFailedLogins
 
 MAX_BASIC_CREDENTIALS_CHARS = 512
 
@@ -38,6 +39,7 @@ class Authenticator:
         directory: AuthDirectory,
         hasher: PasswordHasher,
         basic_verifier: BasicVerifierCache,
+        throttle: LoginThrottle,
         basic_enabled: bool,
         clock: Clock,
     ) -> None:
@@ -45,17 +47,18 @@ class Authenticator:
         self._directory = directory
         self._hasher = hasher
         self._basic_verifier = basic_verifier
+        self._throttle = throttle
         self.basic_enabled = basic_enabled
         self._clock = clock
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, ip: str | None) -> Principal:
         scheme, _, credentials = (authorization or "").partition(" ")
         scheme = scheme.lower()
         credentials = credentials.strip()
         if scheme == "bearer" and credentials:
             return await self.from_bearer(credentials)
         if scheme == "basic" and credentials and self.basic_enabled:
-            return await self.from_basic(credentials)
+            return await self.from_basic(credentials, ip)
         if scheme in ("bearer", "basic") and credentials:
             raise InvalidToken
         raise MissingCredentials(self.basic_enabled)
@@ -84,17 +87,25 @@ class Authenticator:
             (time.perf_counter() - started) * 1000,
         )
 
-    async def from_basic(self, credentials: str) -> Principal:
+    async def from_basic(self, credentials: str, ip: str | None) -> Principal:
         started = time.perf_counter()
         username, password = _decode_basic(credentials)
         found = await self._directory.login_record(username)
         record = found.record
-        if record is None or not password_acceptable(password):
-            await self._hasher.verify(password, None)  # as slow as a wrong password
-            raise InvalidToken
-        if not self._basic_verifier.is_known(username, password, record.password_hash):
-            verification = await self._hasher.verify(password, record.password_hash)
-            if not verification.is_valid:
+        if record is None or not self._basic_verifier.is_known(
+            username, password, record.password_hash
+        ):
+            # Only a pair bcrypt has not accepted before can be a guess: those are throttled
+            # like /token attempts, so Basic is no way around the lockout.
+            try:
+                await self._throttle.check(username, ip)
+            except TooManyAttempts as exc:
+                raise TooManyFailedLogins(exc.retry_after_seconds) from exc
+            verification = await self._hasher.verify(
+                password, record.password_hash if record else None
+            )
+            if record is None or not verification.is_valid:
+                await self._throttle.record_failure(username, ip)
                 raise InvalidToken
             self._basic_verifier.remember(username, password, record.password_hash)
         # Basic cannot carry a second factor, so TOTP users must use /token.

@@ -8,13 +8,22 @@ from fastapi.responses import JSONResponse
 from app.auth.form import form_schema, read_oauth_form, required
 from app.auth.grants import Client, IssuedTokens
 from app.auth.scopes import parse_scope_param
+from app.client_address import client_ip
 from app.deps import AppServices, Authenticated
-from app.errors import NO_STORE, InvalidToken, UnsupportedGrantType
+from app.errors import (
+    NO_STORE,
+    CredentialsUnavailable,
+    InvalidToken,
+    TemporarilyUnavailable,
+    UnsupportedGrantType,
+)
+from app.lifespan import Services
 
 router = APIRouter(tags=["auth"])
 
 PASSWORD_GRANT: Final = "password"  # noqa: S105 (a grant name)
 REFRESH_GRANT: Final = "refresh_token"
+MFA_OTP_GRANT: Final = "urn:keygate:params:oauth:grant-type:mfa-otp"
 
 OAUTH_ERROR_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
@@ -41,13 +50,32 @@ def _oauth_response(description: str) -> dict[str, Any]:
     }
 
 
+GRANTS_HELP = """\
+**password**: `username`, `password`, optional `scope`. A user with TOTP gets
+`403 {"error": "mfa_required", "mfa_token": ...}` unless the request also carries `otp`.
+
+**urn:keygate:params:oauth:grant-type:mfa-otp**: exchanges that `mfa_token` (5 minutes,
+single use) and `otp` (the authenticator's 6-digit code, or a recovery code) for tokens.
+
+**refresh_token**: `refresh_token`, optional narrower `scope`. Each use returns a new refresh
+token; presenting a used one again ends the session.
+
+Errors are RFC 6749 JSON: `{"error", "error_description"}`.
+"""
+
 TOKEN_FORM = form_schema(
     {
-        "grant_type": {"type": "string", "enum": [PASSWORD_GRANT, REFRESH_GRANT]},
+        "grant_type": {"type": "string", "enum": [PASSWORD_GRANT, REFRESH_GRANT, MFA_OTP_GRANT]},
         "username": {"type": "string", "description": "password grant"},
         "password": {"type": "string", "format": "password", "description": "password grant"},
         "scope": {"type": "string", "description": "space-separated; empty means all yours"},
+        "otp": {
+            "type": "string",
+            "description": "password grant, users with TOTP: the code (or a recovery code)"
+            " in the same request, instead of the mfa_token exchange",
+        },
         "refresh_token": {"type": "string", "description": "refresh_token grant"},
+        "mfa_token": {"type": "string", "description": "mfa-otp grant: from the 403"},
         "client_id": {"type": "string", "description": "ignored (public clients)"},
         "client_secret": {"type": "string", "description": "ignored (public clients)"},
     },
@@ -55,9 +83,9 @@ TOKEN_FORM = form_schema(
 )
 
 
-def client_of(request: Request) -> Client:
+def client_of(request: Request, services: Services) -> Client:
     return Client(
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request, services.trusted_proxies),
         user_agent=request.headers.get("user-agent"),
     )
 
@@ -69,7 +97,8 @@ def token_response(tokens: IssuedTokens) -> JSONResponse:
 
 @router.post(
     "/token",
-    summary="Get tokens (OAuth2 password and refresh_token grants)",
+    summary="Get tokens (OAuth2 password, refresh_token and mfa-otp grants)",
+    description=GRANTS_HELP,
     openapi_extra=TOKEN_FORM,
     responses={
         200: {
@@ -88,22 +117,35 @@ async def issue_token(request: Request, services: AppServices) -> JSONResponse:
     # A Basic header here is client authentication (requests-oauthlib, Authlib and Swagger UI
     # send one); it is never read as user credentials, and public clients need none.
     form = await read_oauth_form(request)
+    try:
+        tokens = await grant(form, request, services)
+    except CredentialsUnavailable as exc:
+        raise TemporarilyUnavailable("the credentials cannot be checked right now", 5) from exc
+    return token_response(tokens)
+
+
+async def grant(form: dict[str, str], request: Request, services: Services) -> IssuedTokens:
     grant_type = required(form, "grant_type")
     scope = parse_scope_param(form.get("scope"))
     if grant_type == PASSWORD_GRANT:
-        tokens = await services.grants.password_grant(
+        return await services.grants.password_grant(
             username=required(form, "username"),
             password=required(form, "password"),
             scope=scope,
-            client=client_of(request),
+            otp=form.get("otp") or None,
+            client=client_of(request, services),
         )
-    elif grant_type == REFRESH_GRANT:
-        tokens = await services.grants.refresh_grant(
+    if grant_type == REFRESH_GRANT:
+        return await services.grants.refresh_grant(
             refresh_token=required(form, "refresh_token"), scope=scope
         )
-    else:
-        raise UnsupportedGrantType(f"grant_type '{grant_type[:40]}' is not supported")
-    return token_response(tokens)
+    if grant_type == MFA_OTP_GRANT:
+        return await services.grants.mfa_grant(
+            mfa_token=required(form, "mfa_token"),
+            otp=required(form, "otp"),
+            client=client_of(request, services),
+        )
+    raise UnsupportedGrantType(f"grant_type '{grant_type[:40]}' is not supported")
 
 
 @router.post(

@@ -9,7 +9,8 @@ from app.db import Database
 from app.errors import UsernameTaken
 
 USER_COLUMNS = (
-    "id, username, email, full_name, password_hash, is_active, is_admin, totp_enabled, created_at"
+    "id, username, email, full_name, password_hash, is_active, is_admin, totp_enabled,"
+    " totp_secret_encrypted, created_at"
 )
 
 
@@ -23,10 +24,11 @@ class UserRecord:
     is_active: bool
     is_admin: bool
     totp_enabled: bool
+    totp_secret_encrypted: str | None  # never leaves the service: UserOut omits it
     created_at: datetime
 
 
-def _user(row: asyncpg.Record) -> UserRecord:
+def user_from_row(row: asyncpg.Record) -> UserRecord:
     return UserRecord(**dict(row))
 
 
@@ -56,19 +58,19 @@ class UserRepository:
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise UsernameTaken from exc
-        return _user(row)
+        return user_from_row(row)
 
     async def get(self, user_id: int) -> UserRecord | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def get_by_username(self, username: str) -> UserRecord | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
                 f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)", username
             )
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def page(self, *, limit: int, offset: int) -> tuple[list[UserRecord], int]:
         async with self._db.transaction() as conn:
@@ -76,7 +78,7 @@ class UserRepository:
                 f"SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2", limit, offset
             )
             total = await conn.fetchval("SELECT count(*) FROM users")
-        return [_user(r) for r in rows], total
+        return [user_from_row(r) for r in rows], total
 
     async def update_profile(
         self, user_id: int, changes: dict[str, str | None]
@@ -95,7 +97,7 @@ class UserRepository:
                 "full_name" in changes,
                 changes.get("full_name"),
             )
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def update_flags(
         self, user_id: int, *, is_active: bool | None, is_admin: bool | None
@@ -109,7 +111,7 @@ class UserRepository:
                 is_active,
                 is_admin,
             )
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def replace_password_hash(
         self, user_id: int, *, old_hash: str, new_hash: str
@@ -123,7 +125,7 @@ class UserRepository:
                 old_hash,
                 new_hash,
             )
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def set_password_hash(self, user_id: int, new_hash: str) -> UserRecord | None:
         async with self._db.connection() as conn:
@@ -133,4 +135,4 @@ class UserRepository:
                 user_id,
                 new_hash,
             )
-        return _user(row) if row else None
+        return user_from_row(row) if row else None

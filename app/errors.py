@@ -95,10 +95,10 @@ class TemporarilyUnavailable(OAuthError):
 
 class ApiError(KeygateError):
     status_code = 400
-    detail = "bad request"
+    detail: str | list[dict[str, object]] = "bad request"
 
     def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail or self.detail)
+        super().__init__(detail or str(self.detail))
         if detail is not None:
             self.detail = detail
 

@@ -17,3 +17,9 @@ def _printable(value: str) -> str:
 
 
 PlainText = Annotated[str, AfterValidator(_printable)]
+
+
+def normalize_username(value: object) -> object:
+    """NFKC folds look-alike forms (full-width letters, ligatures) onto the plain ones, so a
+    full-width 'alice' is 'alice' at registration and at login alike."""
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value

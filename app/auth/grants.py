@@ -1,6 +1,7 @@
 """The OAuth2 grants of /token: password (with an optional one-step `otp`), refresh_token,
 and the mfa-otp exchange of an mfa_token for tokens."""
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
@@ -92,6 +93,7 @@ class GrantService:
         client: Client,
     ) -> IssuedTokens:
         check_scope_names(scope)
+        username = unicodedata.normalize("NFKC", username)
         await self._throttle.check(username, client.ip)
         found = await self._directory.login_record(username[:MAX_USERNAME_CHARS])
         record = found.record if len(username) <= MAX_USERNAME_CHARS else None

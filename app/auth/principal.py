@@ -3,6 +3,7 @@
 import base64
 import binascii
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 
@@ -90,6 +91,7 @@ class Authenticator:
     async def from_basic(self, credentials: str, ip: str | None) -> Principal:
         started = time.perf_counter()
         username, password = _decode_basic(credentials)
+        username = unicodedata.normalize("NFKC", username)
         found = await self._directory.login_record(username)
         record = found.record
         if record is None or not self._basic_verifier.is_known(

@@ -3,25 +3,30 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from app.auth.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, password_acceptable
-from app.text import PlainText
+from app.text import PlainText, normalize_username
+from app.users.password_policy import password_problem
 
+# Characters, not bytes: a cheap outer bound (a longer string is surely over 72 bytes) before
+# the policy counts the bytes.
+PASSWORD_MAX_CHARS = 1024
 
-def _password_length(password: str) -> str:
-    if "\0" in password:
-        raise ValueError("password must not contain NUL characters")
-    if not password_acceptable(password):
-        raise ValueError(
-            f"password must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes in UTF-8"
-            " (bcrypt reads at most 72 bytes, and keygate never truncates a password)"
-        )
-    return password
-
-
-Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,50}$")]
-Password = Annotated[str, Field(max_length=MAX_PASSWORD_BYTES), AfterValidator(_password_length)]
+Username = Annotated[
+    str,
+    BeforeValidator(normalize_username),
+    StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,50}$"),
+]
+Password = Annotated[str, Field(max_length=PASSWORD_MAX_CHARS)]
 FullName = Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=200)]
 Email = Annotated[EmailStr, Field(max_length=254)]
 
@@ -32,6 +37,14 @@ class UserCreate(BaseModel):
     email: Email | None = None
     full_name: FullName | None = None
 
+    @field_validator("password")
+    @classmethod
+    def _policy(cls, password: str, info: ValidationInfo) -> str:
+        problem = password_problem(password, info.data.get("username", ""))
+        if problem:
+            raise ValueError(problem)
+        return password
+
 
 class UserUpdate(BaseModel):
     email: Email | None = None
@@ -39,8 +52,17 @@ class UserUpdate(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    current_password: Annotated[str, Field(max_length=1024)]
+    current_password: Password
     new_password: Password
+
+    @field_validator("new_password")
+    @classmethod
+    def _policy(cls, password: str) -> str:
+        # The username rule needs the caller: UserService.change_password applies it.
+        problem = password_problem(password, "")
+        if problem:
+            raise ValueError(problem)
+        return password
 
 
 class AdminUserUpdate(BaseModel):

@@ -7,6 +7,7 @@ from app.auth.directory import AuthDirectory
 from app.auth.passwords import PasswordHasher
 from app.auth.sessions import SessionService
 from app.errors import ApiError, NotFound
+from app.users.password_policy import check_password
 from app.users.repository import UserRecord, UserRepository
 
 
@@ -61,6 +62,7 @@ class UserService:
         verification = await self._hasher.verify(current_password, user.password_hash)
         if not verification.is_valid:
             raise WrongPassword
+        check_password(new_password, user.username, field="new_password")
         updated = await self._users.set_password_hash(
             user_id, await self._hasher.hash(new_password)
         )

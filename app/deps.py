@@ -52,6 +52,7 @@ async def authenticate(
         request.headers.get("authorization"), client_ip(request, services.trusted_proxies)
     )
     response.headers["Server-Timing"] = principal.server_timing
+    request.state.server_timing = principal.server_timing  # for error responses after auth
     for scope in security_scopes.scopes:
         if scope not in principal.scopes:
             raise InsufficientScope(scope)

@@ -192,9 +192,21 @@ async def _render_oauth_error(_: Request, raised: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
 
 
-async def _render_api_error(_: Request, raised: Exception) -> JSONResponse:
+async def _render_api_error(request: Request, raised: Exception) -> JSONResponse:
     exc = cast(ApiError, raised)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers())
+    return JSONResponse(
+        {"detail": exc.detail},
+        status_code=exc.status_code,
+        headers=_with_timing(request, exc.headers()),
+    )
+
+
+def _with_timing(request: Request, headers: dict[str, str] | None) -> dict[str, str] | None:
+    """A request that failed after authentication still says how it was authenticated."""
+    timing = getattr(request.state, "server_timing", None)
+    if timing is None:
+        return headers
+    return {**(headers or {}), "Server-Timing": timing}
 
 
 async def _render_validation_error(_: Request, raised: Exception) -> JSONResponse:

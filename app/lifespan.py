@@ -18,6 +18,7 @@ from app.auth.invalidations import InvalidationRepository
 from app.auth.passwords import PasswordHasher
 from app.auth.principal import Authenticator
 from app.auth.second_factor import SecondFactor
+from app.auth.session_journal import SessionJournal
 from app.auth.session_repository import SessionRepository
 from app.auth.sessions import SessionService
 from app.auth.throttle import LoginThrottle
@@ -38,6 +39,7 @@ from app.users.service import UserService
 log = logging.getLogger(__name__)
 
 SESSION_CLEANUP_INTERVAL_SECONDS: Final = 3600.0
+HEARTBEAT_INTERVAL_SECONDS: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
     guard.on_recovery = directory.apply_pending_invalidations
     sessions = SessionService(
         repository=session_repository,
+        journal=SessionJournal(guard, session_repository),
         directory=directory,
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
@@ -158,18 +161,32 @@ async def clean_up_sessions_forever(sessions: SessionService) -> None:
         await asyncio.sleep(SESSION_CLEANUP_INTERVAL_SECONDS)
 
 
+async def watch_redis_forever(guard: RedisGuard, sessions: SessionService) -> None:
+    """Notices a Redis outage even on a worker that serves no request during it, so that this
+    worker too applies the recorded invalidations before it trusts Redis again; and moves
+    sessions journalled during a PostgreSQL outage into PostgreSQL once it is back."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
+        if await guard.ping():
+            with contextlib.suppress(DatabaseUnavailable):
+                await sessions.flush_journal()
+
+
 def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_clock):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, metrics, clock)
         app.state.services = services
-        cleanup = asyncio.create_task(clean_up_sessions_forever(services.sessions))
+        background = [
+            asyncio.create_task(clean_up_sessions_forever(services.sessions)),
+            asyncio.create_task(watch_redis_forever(services.redis_guard, services.sessions)),
+        ]
         try:
             yield
         finally:
-            cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await cleanup
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await services.redis.aclose()
             await services.db.pool.close()
             services.hasher.close()

@@ -13,6 +13,7 @@ committed can then never put the old row back over the change.
 import json
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Final
 
 from redis.asyncio import Redis
@@ -28,6 +29,8 @@ RawValue = bytes | str | None
 
 @dataclass(frozen=True, slots=True)
 class AuthRecord:
+    """A user as login, the security dependency and GET /users/me need it."""
+
     user_id: int
     username: str
     password_hash: str
@@ -36,6 +39,9 @@ class AuthRecord:
     totp_enabled: bool
     # Encrypted with a key that never goes to Redis; lets a cached TOTP user log in.
     totp_secret_encrypted: str | None
+    email: str | None
+    full_name: str | None
+    created_at: datetime
 
     @classmethod
     def from_user(cls, user: UserRecord) -> "AuthRecord":
@@ -47,6 +53,9 @@ class AuthRecord:
             is_admin=user.is_admin,
             totp_enabled=user.totp_enabled,
             totp_secret_encrypted=user.totp_secret_encrypted,
+            email=user.email,
+            full_name=user.full_name,
+            created_at=user.created_at,
         )
 
     @property
@@ -78,11 +87,17 @@ def session_key(session_id: uuid.UUID) -> str:
 
 
 def _encode_record(record: AuthRecord) -> bytes:
-    return json.dumps(asdict(record), separators=(",", ":")).encode()
+    fields = asdict(record)
+    fields["created_at"] = record.created_at.isoformat()
+    return json.dumps(fields, separators=(",", ":")).encode()
 
 
 def _decode_record(raw: RawValue) -> AuthRecord | None:
-    return AuthRecord(**json.loads(raw)) if raw else None
+    if not raw:
+        return None
+    fields = json.loads(raw)
+    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    return AuthRecord(**fields)
 
 
 def _encode_session(state: SessionState) -> bytes:

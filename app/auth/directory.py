@@ -160,6 +160,11 @@ class AuthDirectory:
         except CacheUnavailable:
             await self._invalidations.record(users=[], session_ids=[r.id for r in rows])
 
+    async def publish_live_session(self, row: SessionRow) -> None:
+        """Puts a session's state in Redis or raises CacheUnavailable: for a session that
+        PostgreSQL does not have yet, Redis is the only place requests can find it."""
+        await self._cache.replace_session(session_state(row), self._clock())
+
     async def apply_pending_invalidations(self, redis: "Redis") -> None:
         """Runs before a recovered Redis is trusted again; if it fails Redis stays distrusted."""
         pending = await self._invalidations.take_all()

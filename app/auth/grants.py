@@ -10,6 +10,7 @@ from app.auth.directory import AuthDirectory, Source
 from app.auth.passwords import PasswordHasher
 from app.auth.scopes import Scope, format_scopes
 from app.auth.second_factor import SecondFactor
+from app.auth.session_repository import SessionRow
 from app.auth.sessions import SessionService, StartedSession
 from app.auth.throttle import LoginThrottle
 from app.auth.tokens import TokenCodec
@@ -136,7 +137,11 @@ class GrantService:
         self, *, refresh_token: str, scope: frozenset[str] | None
     ) -> IssuedTokens:
         check_scope_names(scope)
-        started = await self._sessions.rotate(refresh_token)
+
+        def within_session_scope(session: SessionRow) -> None:
+            grant_scopes(scope, frozenset(session.scope.split()))
+
+        started = await self._sessions.rotate(refresh_token, within_session_scope)
         found = await self._directory.user_record(started.session.user_id)
         if found.record is None or not found.record.is_active:
             self._metrics.logins.labels("refresh_token", "invalid_grant").inc()

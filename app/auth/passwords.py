@@ -38,7 +38,14 @@ class PasswordHasher:
     """Hashes use the `$2a$` ident so pgcrypto's crypt() can verify them in SQL."""
 
     def __init__(self, rounds: int, queue_size: int, threads: int | None = None) -> None:
-        self._context = CryptContext(schemes=["bcrypt"], bcrypt__ident="2a", bcrypt__rounds=rounds)
+        # min_rounds marks cheaper hashes for upgrade; a costlier one (set by an operator) is
+        # left as it is rather than weakened.
+        self._context = CryptContext(
+            schemes=["bcrypt"],
+            bcrypt__ident="2a",
+            bcrypt__default_rounds=rounds,
+            bcrypt__min_rounds=rounds,
+        )
         self._threads = threads or os.cpu_count() or 1
         self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="bcrypt")
         self._queue_size = queue_size

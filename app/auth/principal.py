@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from app.auth.basic_verifier import BasicVerifierCache
+from app.auth.cache import AuthRecord
 from app.auth.directory import AuthDirectory, Source
 from app.auth.passwords import PasswordHasher
 from app.auth.throttle import LoginThrottle
@@ -20,12 +21,15 @@ MAX_BASIC_CREDENTIALS_CHARS = 512
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    user_id: int
-    username: str
+    user: AuthRecord
     scopes: frozenset[str]
     session_id: uuid.UUID | None  # None for HTTP Basic, which has no session
     source: Source
     duration_ms: float
+
+    @property
+    def user_id(self) -> int:
+        return self.user.user_id
 
     @property
     def server_timing(self) -> str:
@@ -80,8 +84,7 @@ class Authenticator:
         # A scope the user lost since the token was issued (admin removed) stops working now.
         scopes = claims.scopes & record.scopes
         return Principal(
-            record.user_id,
-            record.username,
+            record,
             scopes,
             claims.session_id,
             found.source,
@@ -114,8 +117,7 @@ class Authenticator:
         if not record.is_active or record.totp_enabled:
             raise InvalidToken
         return Principal(
-            record.user_id,
-            record.username,
+            record,
             record.scopes,
             None,
             found.source,

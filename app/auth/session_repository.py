@@ -1,6 +1,7 @@
 """Sessions and their refresh tokens in PostgreSQL, the source of truth for both."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -72,6 +73,24 @@ class SessionRepository:
             )
         return _session(row)
 
+    async def insert_journalled(self, sessions: list[tuple[SessionRow, bytes]]) -> None:
+        """Idempotent: a session already there is left as it is."""
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO sessions (id, user_id, scope, user_agent, ip, created_at,"
+                " last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)"
+                " ON CONFLICT (id) DO NOTHING",
+                [
+                    (s.id, s.user_id, s.scope, s.user_agent, s.ip, s.created_at, s.expires_at)
+                    for s, _ in sessions
+                ],
+            )
+            await conn.executemany(
+                "INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)"
+                " ON CONFLICT (token_hash) DO NOTHING",
+                [(token_hash, s.id) for s, token_hash in sessions],
+            )
+
     async def get(self, session_id: uuid.UUID) -> SessionRow | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
@@ -79,8 +98,12 @@ class SessionRepository:
             )
         return _session(row) if row else None
 
-    async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes) -> Rotation:
-        """Single use by a conditional update: of two concurrent rotations only one matches."""
+    async def rotate_refresh_token(
+        self, old_hash: bytes, new_hash: bytes, accept: Callable[[SessionRow], None]
+    ) -> Rotation:
+        """Single use by a conditional update: of two concurrent rotations only one matches.
+        `accept` may refuse the rotated session by raising; the rotation is then undone, so a
+        refused request does not use up the client's refresh token."""
         async with self._db.transaction() as conn:
             session_id = await conn.fetchval(
                 "UPDATE refresh_tokens SET rotated_at = now()"
@@ -98,7 +121,9 @@ class SessionRepository:
                     f" RETURNING {SESSION_COLUMNS}",
                     session_id,
                 )
-                return Rotation(RotationOutcome.ROTATED, _session(rotated))
+                session = _session(rotated)
+                accept(session)
+                return Rotation(RotationOutcome.ROTATED, session)
             reused = await conn.fetchrow(
                 "UPDATE sessions SET revoked_at = coalesce(revoked_at, now())"
                 " WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)"

@@ -1,16 +1,20 @@
 """Sessions: started by a login, kept alive by refresh-token rotation, ended by revocation."""
 
+import contextlib
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from app.auth.directory import AuthDirectory
+from app.auth.session_journal import SessionJournal
 from app.auth.session_repository import RotationOutcome, SessionRepository, SessionRow
 from app.clock import Clock
-from app.errors import InvalidGrant
+from app.errors import DatabaseUnavailable, InvalidGrant
+from app.redis import CacheUnavailable
 
 USER_AGENT_MAX_CHARS: Final = 512
 # Ended sessions are kept this long (visible to the admin in SQL), then deleted.
@@ -35,11 +39,13 @@ class SessionService:
         self,
         *,
         repository: SessionRepository,
+        journal: SessionJournal,
         directory: AuthDirectory,
         clock: Clock,
         refresh_ttl_seconds: int,
     ) -> None:
         self._repository = repository
+        self._journal = journal
         self._directory = directory
         self._clock = clock
         self._refresh_ttl_seconds = refresh_ttl_seconds
@@ -48,27 +54,63 @@ class SessionService:
         self, *, user_id: int, scope: str, user_agent: str | None, ip: str | None
     ) -> StartedSession:
         refresh_token = secrets.token_urlsafe(32)
+        token_hash = refresh_token_hash(refresh_token)
+        user_agent = user_agent[:USER_AGENT_MAX_CHARS] if user_agent else None
         expires_at = datetime.fromtimestamp(self._clock() + self._refresh_ttl_seconds, UTC)
-        session = await self._repository.create(
-            user_id=user_id,
-            scope=scope,
-            user_agent=user_agent[:USER_AGENT_MAX_CHARS] if user_agent else None,
-            ip=ip,
-            expires_at=expires_at,
-            refresh_token_hash=refresh_token_hash(refresh_token),
-        )
-        await self._directory.publish_sessions([session])
+        try:
+            session = await self._repository.create(
+                user_id=user_id,
+                scope=scope,
+                user_agent=user_agent,
+                ip=ip,
+                expires_at=expires_at,
+                refresh_token_hash=token_hash,
+            )
+        except DatabaseUnavailable:
+            now = datetime.fromtimestamp(self._clock(), UTC)
+            session = SessionRow(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                scope=scope,
+                user_agent=user_agent,
+                ip=ip,
+                created_at=now,
+                last_used_at=now,
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+            await self._journal_while_database_is_down(session, token_hash)
+        else:
+            await self._directory.publish_sessions([session])
         return StartedSession(session, refresh_token)
 
-    async def rotate(self, refresh_token: str) -> StartedSession:
+    async def _journal_while_database_is_down(self, session: SessionRow, token_hash: bytes) -> None:
+        try:
+            await self._directory.publish_live_session(session)
+            await self._journal.add(session, token_hash)
+        except CacheUnavailable as exc:
+            raise DatabaseUnavailable from exc
+
+    async def flush_journal(self) -> None:
+        """Moves sessions started during a PostgreSQL outage into PostgreSQL. Runs in the
+        background, and before anything that reads or ends sessions in PostgreSQL."""
+        with contextlib.suppress(CacheUnavailable):
+            await self._journal.flush()
+
+    async def rotate(
+        self, refresh_token: str, accept: Callable[[SessionRow], None]
+    ) -> StartedSession:
         """A new refresh token for the same session; a rotated token presented again ends
-        the session (RFC 9700 §4.14), so a stolen token is worth at most one use."""
+        the session (RFC 9700 §4.14), so a stolen token is worth at most one use. `accept`
+        may refuse the request (by raising) before the old token is used up."""
         if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
             raise InvalidGrant
         new_token = secrets.token_urlsafe(32)
-        rotation = await self._repository.rotate_refresh_token(
-            refresh_token_hash(refresh_token), refresh_token_hash(new_token)
-        )
+        old_hash, new_hash = refresh_token_hash(refresh_token), refresh_token_hash(new_token)
+        rotation = await self._repository.rotate_refresh_token(old_hash, new_hash, accept)
+        if rotation.outcome is RotationOutcome.UNKNOWN:  # perhaps a journalled session
+            await self.flush_journal()
+            rotation = await self._repository.rotate_refresh_token(old_hash, new_hash, accept)
         if rotation.outcome is RotationOutcome.REUSED and rotation.session is not None:
             await self._directory.publish_sessions([rotation.session])
         if rotation.outcome is not RotationOutcome.ROTATED or rotation.session is None:
@@ -78,6 +120,7 @@ class SessionService:
         return StartedSession(rotation.session, new_token)
 
     async def end(self, session_id: uuid.UUID, *, user_id: int | None = None) -> bool:
+        await self.flush_journal()
         session = await self._repository.revoke(session_id, user_id=user_id)
         if session is None:
             return False
@@ -87,15 +130,18 @@ class SessionService:
     async def end_by_refresh_token(self, refresh_token: str) -> None:
         if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
             return
+        await self.flush_journal()
         session = await self._repository.session_of_refresh_token(refresh_token_hash(refresh_token))
         if session is not None:
             await self.end(session.id)
 
     async def end_all(self, user_id: int, *, except_session: uuid.UUID | None = None) -> None:
+        await self.flush_journal()
         ended = await self._repository.revoke_all_for_user(user_id, except_session=except_session)
         await self._directory.publish_sessions(ended)
 
     async def list_live(self, user_id: int) -> list[SessionRow]:
+        await self.flush_journal()
         return await self._repository.list_live(user_id)
 
     async def delete_ended(self) -> int:

@@ -40,7 +40,7 @@ class ProductRepository:
 
     async def get(self, product_id: int) -> Product | None:
         async with self._db.connection() as conn:
-            (row,) = await conn.fetch(
+            row = await conn.fetchrow(
                 f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1", product_id
             )
         return _product(row) if row else None

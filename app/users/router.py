@@ -15,6 +15,7 @@ from app.users.schemas import (
     UserOut,
     UserPage,
     UserUpdate,
+    user_out,
 )
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -37,18 +38,14 @@ async def register(body: UserCreate, services: AppServices) -> UserOut:
 
 
 @router.get("/me")
-async def read_me(principal: Me, users: Users) -> UserOut:
-    user = await users.get(principal.user_id)
-    if user is None:
-        raise NotFound
-    return UserOut.model_validate(user)
+async def read_me(principal: Me) -> UserOut:
+    """Answered from the record authentication already has: no query when it was cached."""
+    return user_out(principal.user)
 
 
 @router.patch("/me")
-async def update_me(body: UserUpdate, principal: Me, users: Users) -> UserOut:
-    user = await users.update_profile(principal.user_id, body.model_dump(exclude_unset=True))
-    if user is None:
-        raise NotFound
+async def update_me(body: UserUpdate, principal: Me, service: UserServiceDep) -> UserOut:
+    user = await service.update_profile(principal.user_id, body.model_dump(exclude_unset=True))
     return UserOut.model_validate(user)
 
 

@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.auth.cache import AuthRecord
 from app.text import PlainText, normalize_username
 from app.users.password_policy import password_problem
 
@@ -81,6 +82,19 @@ class UserOut(BaseModel):
     is_admin: bool
     totp_enabled: bool
     created_at: datetime
+
+
+def user_out(record: AuthRecord) -> UserOut:
+    return UserOut(
+        id=record.user_id,
+        username=record.username,
+        email=record.email,
+        full_name=record.full_name,
+        is_active=record.is_active,
+        is_admin=record.is_admin,
+        totp_enabled=record.totp_enabled,
+        created_at=record.created_at,
+    )
 
 
 class UserPage(BaseModel):

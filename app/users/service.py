@@ -71,6 +71,13 @@ class UserService:
         await self._directory.publish_user(updated)
         await self._sessions.end_all(user_id, except_session=keep_session)
 
+    async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> UserRecord:
+        updated = await self._users.update_profile(user_id, changes)
+        if updated is None:
+            raise NotFound
+        await self._directory.publish_user(updated)
+        return updated
+
     async def set_flags(
         self, user_id: int, *, is_active: bool | None, is_admin: bool | None
     ) -> UserRecord:

@@ -34,7 +34,7 @@ class TotpDisable(BaseModel):
 @router.post("", status_code=201, responses={409: {"description": "TOTP is already enabled"}})
 async def begin_enrolment(principal: Me, services: AppServices) -> TotpEnrolment:
     """Begins (or restarts) enrolment. TOTP is on only after a confirmed code."""
-    enrolment = await services.second_factor.enrol(principal.user_id, principal.username)
+    enrolment = await services.second_factor.enrol(principal.user_id, principal.user.username)
     return TotpEnrolment(
         secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg
     )

@@ -14,9 +14,11 @@ import asyncpg
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from app.auth.keys import KeyFileError, generate_private_key_file
 from app.auth.passwords import PasswordHasher
 from app.db import CONNECTION_ERRORS, create_database
 from app.errors import UsernameTaken
+from app.ops.logging import logging_config
 from app.products.repository import ProductRepository
 from app.redis import create_redis
 from app.settings import Settings
@@ -122,7 +124,10 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # Forwarded headers are believed only from TRUSTED_PROXIES (never by default).
         proxy_headers=False,
         forwarded_allow_ips="",
+        # On SIGTERM: stop accepting, let in-flight requests finish, then close the pools.
         timeout_graceful_shutdown=20,
+        log_config=logging_config(settings.log_level),
+        access_log=False,
     )
 
 
@@ -174,6 +179,29 @@ async def load_demo(settings: Settings) -> None:
     print(f"demo products: {added} added, {len(DEMO_PRODUCTS) - added} already there")
 
 
+def generate_key(settings: Settings, *, force: bool) -> None:
+    algorithm, path = settings.jwt_algorithm, settings.jwt_private_key_file
+    if algorithm == "HS256" or path is None:
+        raise CommandError("set JWT_ALGORITHM to ES256 or RS256 and JWT_PRIVATE_KEY_FILE first")
+    old_path = path.with_name(path.name + ".previous")
+    try:
+        if force and path.exists():
+            old_path.write_bytes(path.read_bytes())
+            old_path.chmod(0o600)
+        key = generate_private_key_file(path, algorithm, force=force)
+    except (KeyFileError, OSError) as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"wrote a new {algorithm} key to {path} (kid {key.kid})")
+    if force and old_path.exists():
+        print(
+            f"the replaced key was kept as {old_path}: add it to JWT_PREVIOUS_PUBLIC_KEY_FILES"
+            " and restart every instance, so tokens it signed keep working until they expire"
+            " (ACCESS_TOKEN_TTL_SECONDS), then remove it"
+        )
+    else:
+        print("restart keygate to sign with it; /.well-known/jwks.json publishes it")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="keygate", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -194,6 +222,13 @@ def parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     commands.add_parser("demo", help="load the demo products (idempotent)")
+    keys = commands.add_parser("keys", help="signing keys for ES256/RS256").add_subparsers(
+        dest="keys_command", required=True
+    )
+    generate = keys.add_parser(
+        "generate", help="write a new JWT_ALGORITHM key to JWT_PRIVATE_KEY_FILE (mode 0600)"
+    )
+    generate.add_argument("--force", action="store_true", help="replace an existing key file")
     return root
 
 
@@ -210,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(create_user(settings, args, password))
         elif args.command == "demo":
             asyncio.run(load_demo(settings))
+        elif args.command == "keys":
+            generate_key(settings, force=args.force)
     except CommandError as exc:
         sys.exit(f"keygate: {exc}")
     except KeyboardInterrupt:

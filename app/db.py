@@ -64,5 +64,6 @@ async def create_database(settings: Settings) -> Database:
         max_size=settings.database_pool_size,
         timeout=CONNECT_TIMEOUT_SECONDS,
         command_timeout=COMMAND_TIMEOUT_SECONDS,
+        statement_cache_size=settings.database_statement_cache_size,
     )
     return Database(pool)

@@ -53,6 +53,7 @@ async def authenticate(
     )
     response.headers["Server-Timing"] = principal.server_timing
     request.state.server_timing = principal.server_timing  # for error responses after auth
+    request.state.user_id = principal.user_id  # for the access log
     for scope in security_scopes.scopes:
         if scope not in principal.scopes:
             raise InsufficientScope(scope)

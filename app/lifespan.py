@@ -14,7 +14,9 @@ from app.auth.basic_verifier import BasicVerifierCache
 from app.auth.cache import AuthCache
 from app.auth.directory import AuthDirectory
 from app.auth.grants import GrantService
+from app.auth.introspection import Introspector
 from app.auth.invalidations import InvalidationRepository
+from app.auth.keys import load_public_key, load_signing_key
 from app.auth.passwords import PasswordHasher
 from app.auth.principal import Authenticator
 from app.auth.second_factor import SecondFactor
@@ -22,7 +24,7 @@ from app.auth.session_journal import SessionJournal
 from app.auth.session_repository import SessionRepository
 from app.auth.sessions import SessionService
 from app.auth.throttle import LoginThrottle
-from app.auth.tokens import TokenCodec
+from app.auth.tokens import KeySet, TokenCodec
 from app.auth.totp import SecretCipher
 from app.auth.totp_repository import TotpRepository
 from app.client_address import Network
@@ -55,9 +57,11 @@ class Services:
     directory: AuthDirectory
     sessions: SessionService
     authenticator: Authenticator
+    codec: TokenCodec
     grants: GrantService
     user_service: UserService
     second_factor: SecondFactor
+    introspector: Introspector
     trusted_proxies: tuple[Network, ...]
 
 
@@ -106,7 +110,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
         max_failures=settings.login_max_failures,
     )
     codec = TokenCodec(
-        secret=signing_secret,
+        keys=load_key_set(settings, signing_secret),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl_seconds=settings.access_token_ttl_seconds,
@@ -132,6 +136,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
             basic_enabled=settings.basic_auth_enabled,
             clock=clock,
         ),
+        codec=codec,
         grants=GrantService(
             directory=directory,
             users=users,
@@ -146,8 +151,19 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
             users=users, hasher=hasher, sessions=sessions, directory=directory
         ),
         second_factor=second_factor,
+        introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,
     )
+
+
+def load_key_set(settings: Settings, signing_secret: str) -> KeySet:
+    if settings.jwt_algorithm == "HS256" or settings.jwt_private_key_file is None:
+        return KeySet.shared_secret(signing_secret)
+    signing, current = load_signing_key(settings.jwt_private_key_file, settings.jwt_algorithm)
+    previous = [
+        load_public_key(path, settings.jwt_algorithm) for path in settings.previous_public_key_paths
+    ]
+    return KeySet.asymmetric(settings.jwt_algorithm, signing, [current, *previous])
 
 
 async def clean_up_sessions_forever(sessions: SessionService) -> None:

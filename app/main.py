@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from app.auth.discovery import router as discovery_router
 from app.auth.router import router as auth_router
 from app.clock import Clock, system_clock
 from app.errors import register_error_renderers
@@ -10,7 +11,7 @@ from app.ops.docs import add_docs
 from app.ops.health import router as health_router
 from app.ops.metrics import Metrics
 from app.ops.metrics_router import router as metrics_router
-from app.ops.timing import LatencyMiddleware
+from app.ops.requests import RequestObserver
 from app.products.router import router as products_router
 from app.settings import Settings
 from app.users.router import router as users_router
@@ -46,10 +47,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     register_error_renderers(app)
-    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.add_middleware(RequestObserver, metrics=metrics)
     add_docs(app)
     routers = (
         auth_router,
+        discovery_router,
         users_router,
         totp_router,
         products_router,

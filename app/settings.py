@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     app_env: Literal["development", "production"] = "development"
     jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "ES256", "RS256"] = "HS256"
+    jwt_private_key_file: Path | None = None
+
+    # Comma-separated PEM files of retired keys, still verified and published.
+    jwt_previous_public_key_files: str = ""
     jwt_issuer: str = "keygate"
     jwt_audience: str = "keygate"
     access_token_ttl_seconds: int = Field(900, ge=1)
@@ -37,9 +42,12 @@ class Settings(BaseSettings):
     # Logins allowed to wait for a bcrypt thread before /token answers 503.
     login_queue_size: int = Field(64, ge=1)
     database_pool_size: int = Field(10, ge=1)
+    # 0 behind PgBouncer in transaction mode (prepared statements do not survive a switch).
+    database_statement_cache_size: int = Field(100, ge=0)
     redis_timeout_seconds: float = Field(0.25, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("jwt_secret", "totp_encryption_key", mode="before")
+    @field_validator("jwt_secret", "totp_encryption_key", "jwt_private_key_file", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -52,6 +60,18 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @model_validator(mode="after")
+    def _asymmetric_needs_a_key_file(self) -> "Settings":
+        if self.jwt_algorithm != "HS256" and self.jwt_private_key_file is None:
+            raise ValueError(
+                f"JWT_PRIVATE_KEY_FILE must be set when JWT_ALGORITHM={self.jwt_algorithm}"
+            )
+        return self
+
+    @property
+    def previous_public_key_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.jwt_previous_public_key_files.split(",") if p.strip()]
 
     @model_validator(mode="after")
     def _production_needs_a_strong_secret(self) -> "Settings":

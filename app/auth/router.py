@@ -9,7 +9,7 @@ from app.auth.form import form_schema, read_oauth_form, required
 from app.auth.grants import Client, IssuedTokens
 from app.auth.scopes import parse_scope_param
 from app.client_address import client_ip
-from app.deps import AppServices, Authenticated
+from app.deps import Admin, AppServices, Authenticated
 from app.errors import (
     NO_STORE,
     CredentialsUnavailable,
@@ -165,7 +165,7 @@ async def revoke_token(request: Request, services: AppServices) -> Response:
     token = required(form, "token")
     # RFC 7009 §2.1: the hint only orders the lookups; a wrong hint still revokes.
     try:
-        claims = services.authenticator.codec.verify_access_token(token, allow_expired=True)
+        claims = services.codec.verify_access_token(token, allow_expired=True)
     except InvalidToken:
         await services.sessions.end_by_refresh_token(token)
     else:
@@ -177,3 +177,21 @@ async def revoke_token(request: Request, services: AppServices) -> Response:
 async def logout(principal: Authenticated, services: AppServices) -> None:
     if principal.session_id is not None:
         await services.sessions.end(principal.session_id)
+
+
+@router.post(
+    "/token/introspect",
+    summary="Is this token live? (RFC 7662; for resource servers, needs the admin scope)",
+    openapi_extra=form_schema(
+        {
+            "token": {"type": "string"},
+            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        },
+        ["token"],
+    ),
+    responses={400: _oauth_response("invalid_request")},
+)
+async def introspect_token(request: Request, _: Admin, services: AppServices) -> JSONResponse:
+    form = await read_oauth_form(request)
+    body = await services.introspector.introspect(required(form, "token"))
+    return JSONResponse(body, headers=NO_STORE)

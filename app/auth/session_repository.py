@@ -134,6 +134,16 @@ class SessionRepository:
             return Rotation(RotationOutcome.UNKNOWN, None)
         return Rotation(RotationOutcome.REUSED, _session(reused))
 
+    async def current_refresh_token_session(self, token_hash: bytes) -> SessionRow | None:
+        """The session whose current (not yet rotated) refresh token this is."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id"
+                " FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NULL)",
+                token_hash,
+            )
+        return _session(row) if row else None
+
     async def session_of_refresh_token(self, token_hash: bytes) -> SessionRow | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(

@@ -135,6 +135,14 @@ class SessionService:
         if session is not None:
             await self.end(session.id)
 
+    async def live_session_of_refresh_token(self, refresh_token: str) -> SessionRow | None:
+        if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
+            return None
+        session = await self._repository.current_refresh_token_session(
+            refresh_token_hash(refresh_token)
+        )
+        return session if session is not None and self._is_live(session) else None
+
     async def end_all(self, user_id: int, *, except_session: uuid.UUID | None = None) -> None:
         await self.flush_journal()
         ended = await self._repository.revoke_all_for_user(user_id, except_session=except_session)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from jose import JWTError, jwt
+from jose.backends.base import Key
 
+from app.auth.keys import SigningKey, VerificationKey
 from app.clock import Clock
 from app.errors import InvalidToken
 
@@ -23,23 +25,45 @@ class AccessClaims:
     session_id: uuid.UUID
     jti: str
     expires_at: int
+    issued_at: int
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """What signs new tokens and what verifies them: with HS256 one shared secret; with ES256
+    or RS256 the current private key, and the current and previous public keys by kid."""
+
+    algorithm: str
+    signing_key: str
+    signing_kid: str | None
+    verification_keys: dict[str | None, Key | str]
+    published: list[dict[str, str]]
+
+    @classmethod
+    def shared_secret(cls, secret: str) -> "KeySet":
+        return cls("HS256", secret, None, {None: secret}, [])
+
+    @classmethod
+    def asymmetric(
+        cls, algorithm: str, signing: SigningKey, public_keys: list[VerificationKey]
+    ) -> "KeySet":
+        return cls(
+            algorithm,
+            signing.private_pem,
+            signing.kid,
+            {key.kid: key.key for key in public_keys},
+            [key.public_jwk for key in public_keys],
+        )
 
 
 class TokenCodec:
     def __init__(
-        self,
-        *,
-        secret: str,
-        issuer: str,
-        audience: str,
-        ttl_seconds: int,
-        clock: Clock,
-        algorithm: str = "HS256",
+        self, *, keys: KeySet, issuer: str, audience: str, ttl_seconds: int, clock: Clock
     ) -> None:
-        self._secret = secret
+        self.keys = keys
         self._issuer = issuer
         self._audience = audience
-        self._algorithm = algorithm
+        self._algorithm = keys.algorithm
         self.ttl_seconds = ttl_seconds
         self._clock = clock
 
@@ -55,9 +79,10 @@ class TokenCodec:
             "aud": self._audience,
             "sid": str(session_id),
         }
-        return jwt.encode(
-            claims, self._secret, algorithm=self._algorithm, headers={"typ": ACCESS_TOKEN_TYPE}
-        )
+        headers = {"typ": ACCESS_TOKEN_TYPE}
+        if self.keys.signing_kid is not None:
+            headers["kid"] = self.keys.signing_kid
+        return jwt.encode(claims, self.keys.signing_key, algorithm=self._algorithm, headers=headers)
 
     def verify_access_token(self, token: str, *, allow_expired: bool = False) -> AccessClaims:
         if len(token) > MAX_TOKEN_CHARS:
@@ -66,9 +91,15 @@ class TokenCodec:
             header = jwt.get_unverified_header(token)
             if header.get("typ") != ACCESS_TOKEN_TYPE or header.get("alg") != self._algorithm:
                 raise InvalidToken
+            # Only the configured algorithm, with the key its kid names (a shared secret has
+            # none): an HS256 token "signed" with a public key finds no key here.
+            kid = header.get("kid") if self.keys.signing_kid is not None else None
+            key = self.keys.verification_keys.get(kid)
+            if key is None:
+                raise InvalidToken
             claims = jwt.decode(
                 token,
-                self._secret,
+                key,
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
@@ -102,4 +133,5 @@ class TokenCodec:
             session_id=uuid.UUID(claims["sid"]),
             jti=str(claims["jti"]),
             expires_at=exp,
+            issued_at=iat,
         )

@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Key material for TOTP secrets at rest; derived from the JWT secret when unset.
     totp_encryption_key: SecretStr | None = None
-    # Logins allowed to wait for a bcrypt thread before /token answers 503.
-    login_queue_size: int = Field(64, ge=1)
+    # Logins (per worker) allowed to wait for a bcrypt thread before /token answers 503.
+    login_queue_size: int = Field(8, ge=1)
     database_pool_size: int = Field(10, ge=1)
     # 0 behind PgBouncer in transaction mode (prepared statements do not survive a switch).
     database_statement_cache_size: int = Field(100, ge=0)

@@ -1,7 +1,9 @@
 """bcrypt hashing and verification, always in worker threads, behind a bounded login queue."""
 
 import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ T = TypeVar("T")
 MIN_PASSWORD_BYTES: Final = 8
 # bcrypt reads at most 72 bytes; longer passwords are refused, never silently truncated.
 MAX_PASSWORD_BYTES: Final = 72
+BCRYPT_THREAD_NICENESS: Final = 10
 DUMMY_PASSWORD: Final = "keygate-dummy-password"  # noqa: S105 (public by design)
 
 
@@ -26,6 +29,14 @@ def password_length_ok(password: str) -> bool:
 def password_acceptable(password: str) -> bool:
     """What bcrypt can take whole: the byte bounds, and no NUL (C strings end there)."""
     return password_length_ok(password) and "\0" not in password
+
+
+def _yield_cpu_to_the_event_loop() -> None:
+    """Lowers this bcrypt thread's scheduling priority (Linux schedules threads one by one).
+    In a login storm the event loops then keep the CPU they need, so bearer requests and
+    /health stay fast, while logins still get every cycle nothing else wants."""
+    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not Linux
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BCRYPT_THREAD_NICENESS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +58,9 @@ class PasswordHasher:
             bcrypt__min_rounds=rounds,
         )
         self._threads = threads or os.cpu_count() or 1
-        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="bcrypt")
+        self._executor = ThreadPoolExecutor(
+            self._threads, thread_name_prefix="bcrypt", initializer=_yield_cpu_to_the_event_loop
+        )
         self._queue_size = queue_size
         self._in_flight = 0
         # Verified when a user is unknown, so an unknown name costs as long as a wrong password.

@@ -1,6 +1,7 @@
 """The TOTP second factor: enrolment, verification with a replay guard, recovery codes and
 the mfa_token challenge of the password grant."""
 
+import contextlib
 import hashlib
 import secrets
 import uuid
@@ -17,7 +18,7 @@ from app.auth.passwords import PasswordHasher
 from app.auth.sessions import SessionService
 from app.auth.totp_repository import Challenge, TotpRepository
 from app.clock import Clock
-from app.errors import ApiError, Conflict, NotFound
+from app.errors import ApiError, Conflict, DatabaseUnavailable, NotFound
 from app.redis import CacheUnavailable, RedisGuard
 from app.users.repository import UserRepository
 
@@ -57,6 +58,10 @@ class Enrolment:
     secret: str
     otpauth_uri: str
     qr_svg: str
+
+
+def step_key(user_id: int) -> str:
+    return f"kg:totp-step:{user_id}"
 
 
 def mfa_token_hash(token: str) -> bytes:
@@ -115,6 +120,8 @@ class SecondFactor:
         )
         if user is None:  # a concurrent restart of the enrolment replaced the secret
             raise NoEnrolment
+        with contextlib.suppress(CacheUnavailable):  # the confirming code is used up too
+            await self._guard.run(lambda r: r.set(step_key(user_id), step, ex=STEP_KEY_TTL_SECONDS))
         await self._directory.publish_user(user)
         return codes
 
@@ -152,16 +159,29 @@ class SecondFactor:
         )
 
     async def _claim_step(self, user_id: int, step: int) -> bool:
-        async def claim(_: Redis) -> int:
+        """Claims the step in Redis and in PostgreSQL, each that can be reached: a code used
+        while either was away is still refused by the other. Neither reachable: refused."""
+
+        async def claim_in_redis(_: Redis) -> int:
             claimed: int = await self._claim_script(
-                keys=[f"kg:totp-step:{user_id}"], args=[step, STEP_KEY_TTL_SECONDS]
+                keys=[step_key(user_id)], args=[step, STEP_KEY_TTL_SECONDS]
             )
             return claimed
 
+        claimed_somewhere = False
         try:
-            return bool(await self._guard.run(claim))
+            if not await self._guard.run(claim_in_redis):
+                return False
+            claimed_somewhere = True
         except CacheUnavailable:
-            return await self._repository.claim_step(user_id, step)
+            pass
+        try:
+            if not await self._repository.claim_step(user_id, step):
+                return False
+            claimed_somewhere = True
+        except DatabaseUnavailable:
+            pass
+        return claimed_somewhere
 
     # --- the mfa_token challenge ---------------------------------------------------------
 

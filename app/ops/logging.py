@@ -4,6 +4,8 @@ import logging
 from contextvars import ContextVar
 from typing import Any, Final
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 JSON_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -35,6 +37,8 @@ def logging_config(level: str) -> dict[str, Any]:
                 "()": "pythonjsonlogger.json.JsonFormatter",
                 "fmt": JSON_FORMAT,
                 "rename_fields": RENAMED,
+                # uvicorn adds an ANSI-coloured copy of each message; one copy is enough.
+                "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
             }
         },
         "handlers": {"stdout": handler},

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     Connection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 
 CONNECT_TIMEOUT_SECONDS: Final = 2.0
-COMMAND_TIMEOUT_SECONDS: Final = 10.0
+# keygate's statements are small: one still running after this means PostgreSQL hangs.
+COMMAND_TIMEOUT_SECONDS: Final = 3.0
+# Waiting for a free pooled connection is normal under load; only a long wait is a fault.
+ACQUIRE_TIMEOUT_SECONDS: Final = 10.0
 
 # Errors that mean "PostgreSQL cannot be reached or the connection broke", not a bad query.
 CONNECTION_ERRORS: Final = (
@@ -37,7 +40,7 @@ class Database:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator["Connection"]:
         try:
-            async with self.pool.acquire(timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+            async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
                 yield conn
         except CONNECTION_ERRORS as exc:
             raise DatabaseUnavailable from exc

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
 class KeygateError(Exception):
@@ -180,6 +181,15 @@ class CredentialsUnavailable(ApiError):
         return {"Retry-After": "5"}
 
 
+class LoginQueueFull(CredentialsUnavailable):
+    """More logins wait for bcrypt than the login queue holds (LOGIN_QUEUE_SIZE)."""
+
+    detail = "too many logins in progress; try again shortly"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
 class DatabaseUnavailable(CredentialsUnavailable):
     detail = "the database is unavailable"
 
@@ -220,6 +230,12 @@ async def _render_validation_error(_: Request, raised: Exception) -> JSONRespons
 
 async def _render_http_error(_: Request, raised: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, raised)
+    if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+        # A body that is not UTF-8 is as invalid as malformed JSON: one 422 for both.
+        errors = [
+            {"loc": ["body"], "msg": "the body is not valid UTF-8 JSON", "type": "json_invalid"}
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
     return JSONResponse(
         {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
     )

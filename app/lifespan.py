@@ -15,6 +15,7 @@ from app.auth.cache import AuthCache
 from app.auth.directory import AuthDirectory
 from app.auth.grants import GrantService
 from app.auth.introspection import Introspector
+from app.auth.invalidation_listener import InvalidationListener
 from app.auth.invalidations import InvalidationRepository
 from app.auth.keys import load_public_key, load_signing_key
 from app.auth.passwords import PasswordHasher
@@ -40,7 +41,7 @@ from app.users.service import UserService
 
 log = logging.getLogger(__name__)
 
-SESSION_CLEANUP_INTERVAL_SECONDS: Final = 3600.0
+CLEANUP_INTERVAL_SECONDS: Final = 3600.0
 HEARTBEAT_INTERVAL_SECONDS: Final = 0.5
 
 
@@ -62,6 +63,7 @@ class Services:
     user_service: UserService
     second_factor: SecondFactor
     introspector: Introspector
+    invalidations: InvalidationRepository
     trusted_proxies: tuple[Network, ...]
 
 
@@ -73,11 +75,12 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
     hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
     users = UserRepository(db)
     session_repository = SessionRepository(db)
+    invalidations = InvalidationRepository(db, settings.auth_cache_ttl_seconds)
     directory = AuthDirectory(
         cache=AuthCache(guard, settings.auth_cache_ttl_seconds),
         users=users,
         sessions=session_repository,
-        invalidations=InvalidationRepository(db),
+        invalidations=invalidations,
         metrics=metrics,
         clock=clock,
     )
@@ -153,6 +156,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
         second_factor=second_factor,
         introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,
+        invalidations=invalidations,
     )
 
 
@@ -166,15 +170,18 @@ def load_key_set(settings: Settings, signing_secret: str) -> KeySet:
     return KeySet.asymmetric(settings.jwt_algorithm, signing, [current, *previous])
 
 
-async def clean_up_sessions_forever(sessions: SessionService) -> None:
+async def clean_up_forever(services: Services) -> None:
+    """Keeps the tables that only grow from growing without bound."""
     while True:
         try:
-            deleted = await sessions.delete_ended()
+            deleted = await services.sessions.delete_ended()
             if deleted:
                 log.info("deleted %d ended sessions", deleted)
+            await services.second_factor.delete_ended_challenges()
+            await services.invalidations.delete_expired()
         except DatabaseUnavailable:
-            log.warning("session clean-up skipped: database unavailable")
-        await asyncio.sleep(SESSION_CLEANUP_INTERVAL_SECONDS)
+            log.warning("clean-up skipped: database unavailable")
+        await asyncio.sleep(CLEANUP_INTERVAL_SECONDS)
 
 
 async def watch_redis_forever(guard: RedisGuard, sessions: SessionService) -> None:
@@ -188,21 +195,37 @@ async def watch_redis_forever(guard: RedisGuard, sessions: SessionService) -> No
                 await sessions.flush_journal()
 
 
+async def stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancels until every task has ended: on Python 3.11 a cancel that arrives as an
+    asyncio.wait_for inside redis-py or asyncpg completes is swallowed, and one cancel
+    would then leave a loop running and the shutdown hanging."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+
+
 def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_clock):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, metrics, clock)
         app.state.services = services
         background = [
-            asyncio.create_task(clean_up_sessions_forever(services.sessions)),
+            asyncio.create_task(clean_up_forever(services)),
             asyncio.create_task(watch_redis_forever(services.redis_guard, services.sessions)),
+            asyncio.create_task(
+                InvalidationListener(
+                    settings.database_listen_url or settings.database_url,
+                    services.directory,
+                    services.redis_guard,
+                ).run_forever()
+            ),
         ]
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await stop(background)
             await services.redis.aclose()
             await services.db.pool.close()
             services.hasher.close()

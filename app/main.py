@@ -7,6 +7,7 @@ from app.auth.router import router as auth_router
 from app.clock import Clock, system_clock
 from app.errors import register_error_renderers
 from app.lifespan import make_lifespan
+from app.openapi import install_openapi
 from app.ops.docs import add_docs
 from app.ops.health import router as health_router
 from app.ops.metrics import Metrics
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     register_error_renderers(app)
+    install_openapi(app)
     app.add_middleware(RequestObserver, metrics=metrics)
     add_docs(app)
     routers = (

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/keygate"
+    # A direct (session) connection for LISTEN, when DATABASE_URL goes through PgBouncer in
+    # transaction mode; DATABASE_URL when unset.
+    database_listen_url: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     app_env: Literal["development", "production"] = "development"
     jwt_secret: SecretStr | None = None
@@ -47,7 +50,13 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(0.25, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("jwt_secret", "totp_encryption_key", "jwt_private_key_file", mode="before")
+    @field_validator(
+        "jwt_secret",
+        "totp_encryption_key",
+        "jwt_private_key_file",
+        "database_listen_url",
+        mode="before",
+    )
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.auth.cache import AuthCache, AuthRecord, SessionState, keys_of
 from app.auth.invalidations import InvalidationRepository
@@ -166,16 +165,12 @@ class AuthDirectory:
         await self._cache.replace_session(session_state(row), self._clock())
 
     async def apply_pending_invalidations(self, redis: "Redis") -> None:
-        """Runs before a recovered Redis is trusted again; if it fails Redis stays distrusted."""
-        pending = await self._invalidations.take_all()
-        if not pending:
-            return
-        try:
+        """Runs before a recovered Redis is trusted again (if it fails, Redis stays distrusted)
+        and whenever a worker records invalidations (NOTIFY)."""
+        pending = await self._invalidations.recent()
+        if pending:
             await redis.delete(*keys_of(pending.users, pending.session_ids))
-        except (RedisError, OSError, TimeoutError):
-            await self._invalidations.record(users=pending.users, session_ids=pending.session_ids)
-            raise
-        log.info(
-            "applied %d cache invalidations recorded while redis was away",
-            len(pending.users) + len(pending.session_ids),
-        )
+            log.info(
+                "applied %d cache invalidations recorded while redis was unreachable",
+                len(pending.users) + len(pending.session_ids),
+            )

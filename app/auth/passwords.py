@@ -11,7 +11,7 @@ from typing import Final, TypeVar
 
 from passlib.context import CryptContext
 
-from app.errors import TemporarilyUnavailable
+from app.errors import LoginQueueFull
 
 T = TypeVar("T")
 
@@ -67,7 +67,8 @@ class PasswordHasher:
         self._dummy_hash = self._context.hash(DUMMY_PASSWORD)
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._context.hash, password)
+        """Registration and password changes wait their turn: they are not what a storm is."""
+        return await self._run(self._context.hash, password, shed_when_busy=False)
 
     async def verify(self, password: str, password_hash: str | None) -> Verification:
         if password_hash is None or not password_acceptable(password):
@@ -80,11 +81,11 @@ class PasswordHasher:
             return Verification(is_valid=False, needs_rehash=False)
         return Verification(is_valid, is_valid and self._context.needs_update(password_hash))
 
-    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+    async def _run(self, fn: Callable[..., T], *args: str, shed_when_busy: bool = True) -> T:
         # Each waiting login holds a request open; past the queue's size, turning the login
         # away at once (503 + Retry-After) beats making every login wait many seconds.
-        if self._in_flight >= self._threads + self._queue_size:
-            raise TemporarilyUnavailable("too many logins in progress", retry_after_seconds=1)
+        if shed_when_busy and self._in_flight >= self._threads + self._queue_size:
+            raise LoginQueueFull
         self._in_flight += 1
         try:
             loop = asyncio.get_running_loop()

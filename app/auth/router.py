@@ -1,5 +1,6 @@
-"""/token (RFC 6749), /token/revoke (RFC 7009) and /logout."""
+"""/token (RFC 6749), /token/revoke (RFC 7009), /token/introspect (RFC 7662) and /logout."""
 
+import time
 from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
@@ -90,9 +91,9 @@ def client_of(request: Request, services: Services) -> Client:
     )
 
 
-def token_response(tokens: IssuedTokens) -> JSONResponse:
-    headers = {**NO_STORE, "Server-Timing": f'auth;desc="{tokens.source}"'}
-    return JSONResponse(tokens.body(), headers=headers)
+def token_response(tokens: IssuedTokens, duration_ms: float) -> JSONResponse:
+    timing = f'auth;desc="{tokens.source}";dur={duration_ms:.2f}'
+    return JSONResponse(tokens.body(), headers={**NO_STORE, "Server-Timing": timing})
 
 
 @router.post(
@@ -117,11 +118,13 @@ async def issue_token(request: Request, services: AppServices) -> JSONResponse:
     # A Basic header here is client authentication (requests-oauthlib, Authlib and Swagger UI
     # send one); it is never read as user credentials, and public clients need none.
     form = await read_oauth_form(request)
+    started = time.perf_counter()
     try:
         tokens = await grant(form, request, services)
     except CredentialsUnavailable as exc:
-        raise TemporarilyUnavailable("the credentials cannot be checked right now", 5) from exc
-    return token_response(tokens)
+        retry_after = int(exc.headers()["Retry-After"])
+        raise TemporarilyUnavailable(str(exc.detail), retry_after) from exc
+    return token_response(tokens, (time.perf_counter() - started) * 1000)
 
 
 async def grant(form: dict[str, str], request: Request, services: Services) -> IssuedTokens:
@@ -151,6 +154,7 @@ async def grant(form: dict[str, str], request: Request, services: Services) -> I
 @router.post(
     "/token/revoke",
     summary="Revoke a token and end its session (RFC 7009)",
+    response_class=Response,
     openapi_extra=form_schema(
         {
             "token": {"type": "string"},
@@ -158,7 +162,10 @@ async def grant(form: dict[str, str], request: Request, services: Services) -> I
         },
         ["token"],
     ),
-    responses={400: _oauth_response("invalid_request")},
+    responses={
+        200: {"description": "Revoked, or nothing to revoke (always 200)", "content": {}},
+        400: _oauth_response("invalid_request"),
+    },
 )
 async def revoke_token(request: Request, services: AppServices) -> Response:
     form = await read_oauth_form(request)

@@ -210,5 +210,8 @@ class SecondFactor:
             mfa_token_hash(mfa_token), now=self._now(), max_failures=self._max_failures
         )
 
+    async def delete_ended_challenges(self) -> None:
+        await self._repository.delete_ended_challenges(before=self._now())
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

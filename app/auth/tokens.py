@@ -17,6 +17,7 @@ ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 (a media type)
 # Refused before any decoding work (RFC 8725 §3.1: do not let input size drive cost).
 MAX_TOKEN_CHARS: Final = 4096
 LEEWAY_SECONDS: Final = 10
+MAX_ID: Final = 2**63  # PostgreSQL bigint
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +118,11 @@ class TokenCodec:
         now = self._clock()
         if (exp + LEEWAY_SECONDS < now and not allow_expired) or iat - LEEWAY_SECONDS > now:
             raise InvalidToken
+        user_id = int(claims["sub"])
+        if not 0 < user_id < MAX_ID:
+            raise InvalidToken
         return AccessClaims(
-            user_id=int(claims["sub"]),
+            user_id=user_id,
             scopes=frozenset(scope.split()),
             session_id=uuid.UUID(claims["sid"]),
             jti=str(claims["jti"]),

@@ -66,6 +66,8 @@ class UserRepository:
         return user_from_row(row) if row else None
 
     async def get_by_username(self, username: str) -> UserRecord | None:
+        if "\0" in username:  # PostgreSQL text cannot hold NUL, so no user has one
+            return None
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
                 f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)", username

@@ -1,0 +1,208 @@
+"""Real faults for the cache tests: a pausable TCP proxy (PostgreSQL behind it can be made to
+hang or vanish, and every byte the app sends is counted outside the app) and a private
+redis-server that a test may SIGSTOP, SIGCONT, kill and restart. The shared PostgreSQL and
+Redis are never touched."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from typing import Final
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+CHUNK_BYTES: Final = 65536
+START_TIMEOUT_SECONDS: Final = 10.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class TcpProxy:
+    """Listens on 127.0.0.1:<port> and forwards every connection to target_host:target_port.
+
+    - `pause()`: nothing is forwarded any more (new connections are accepted and left
+      hanging); what arrives is held, like a hung network. `resume()` lets it all through.
+    - `close_connections()`: every open connection is dropped.
+    - `stop()`: connections dropped and the port closed (connection refused); `start()`
+      again listens on the same port.
+    Bytes are counted (and the app's bytes kept) when the proxy receives them."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target_host = target_host
+        self.target_port = target_port
+        self.port = 0
+        self.bytes_to_target = 0
+        self.bytes_to_client = 0
+        self.sent_to_target = bytearray()
+        self._server: asyncio.Server | None = None
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, "127.0.0.1", self.port or free_port()
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def pause(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
+    @property
+    def is_paused(self) -> bool:
+        return not self._flowing.is_set()
+
+    def mark(self) -> int:
+        """The position in `sent_to_target` now, for `sent_since(mark)`."""
+        return len(self.sent_to_target)
+
+    def sent_since(self, mark: int) -> bytes:
+        return bytes(self.sent_to_target[mark:])
+
+    async def close_connections(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._writers.clear()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self.close_connections()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _accept(
+        self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(client)
+        target: asyncio.StreamWriter | None = None
+        try:
+            await self._flowing.wait()  # a hung network: connected, and nothing answers
+            try:
+                target_reader, target = await asyncio.open_connection(
+                    self.target_host, self.target_port
+                )
+            except OSError:
+                return
+            self._writers.add(target)
+            await asyncio.gather(
+                self._pipe(client_reader, target, to_target=True),
+                self._pipe(target_reader, client, to_target=False),
+            )
+        except asyncio.CancelledError:
+            pass  # close_connections(): the finally below drops both sides
+        finally:
+            for writer in (client, target):
+                if writer is not None:
+                    writer.transport.abort()
+                    self._writers.discard(writer)
+            self._tasks.discard(task)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, to_target: bool
+    ) -> None:
+        try:
+            while data := await reader.read(CHUNK_BYTES):
+                if to_target:
+                    self.bytes_to_target += len(data)
+                    self.sent_to_target += data
+                else:
+                    self.bytes_to_client += len(data)
+                await self._flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.transport.abort()
+
+
+class RedisServer:
+    """A private `redis-server` on a free port, as an asyncio subprocess the test owns."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await self._wait_until_it_answers()
+
+    async def _wait_until_it_answers(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        client = Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5)
+        try:
+            while True:
+                assert self.process is not None
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+                try:
+                    if await client.ping():
+                        return
+                except (RedisError, OSError) as exc:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("redis-server did not start") from exc
+                await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
+
+    def pause(self) -> None:
+        """SIGSTOP: the port stays open, connections are accepted by the kernel, nothing
+        answers."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    async def kill(self) -> None:
+        if self.process is None:
+            return
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        self.process = None
+
+    async def restart(self) -> None:
+        await self.kill()
+        await self.start()

@@ -1,0 +1,66 @@
+"""Every response carries an X-Request-ID: the caller's own when it is a plain id, otherwise
+a fresh one, so a request can be followed across a proxy, keygate and its logs."""
+
+import pytest
+
+from tests.factories import login, make_user
+
+MALICIOUS_IDS = {
+    "newline": "abc\ndef",
+    "crlf-header-injection": "abc\r\nSet-Cookie: session=stolen",
+    "json-breaking": 'abc", "level": "CRITICAL',
+    "500-chars": "a" * 500,
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/health", 200), ("GET", "/users/me", 401), ("GET", "/no-such-page", 404)],
+)
+async def test_a_request_id_sent_is_returned_unchanged(client, method, path, status):
+    sent = "req-7f3a9c.edge_01:42"
+
+    response = await client.request(method, path, headers={"X-Request-ID": sent})
+
+    assert response.status_code == status
+    assert response.headers.get_list("x-request-id") == [sent]
+
+
+async def test_a_request_id_is_returned_on_token_responses_and_authenticated_calls(
+    client, services
+):
+    await make_user(services)
+    tokens = await login(client)
+
+    issued = await client.post(
+        "/token",
+        data={"grant_type": "password", "username": "alice", "password": "wrong password!"},
+        headers={"X-Request-ID": "login-1"},
+    )
+    me = await client.get("/users/me", headers={**tokens.headers, "X-Request-ID": "me-1"})
+
+    assert issued.headers["x-request-id"] == "login-1"
+    assert me.headers["x-request-id"] == "me-1"
+
+
+async def test_without_a_request_id_each_response_gets_a_fresh_one(client):
+    ids = [(await client.get("/health")).headers.get("x-request-id") for _ in range(5)]
+
+    assert all(ids), ids
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("malicious", MALICIOUS_IDS.values(), ids=MALICIOUS_IDS.keys())
+async def test_a_malicious_request_id_is_replaced_by_a_fresh_one(client, malicious):
+    response = await client.get("/health", headers={"X-Request-ID": malicious})
+    returned = response.headers.get_list("x-request-id")
+
+    assert response.status_code == 200
+    assert len(returned) == 1
+    assert returned[0] != malicious
+    assert returned[0].isprintable()
+    assert 0 < len(returned[0]) <= 128
+    assert "set-cookie" not in response.headers
+    other = (await client.get("/health", headers={"X-Request-ID": malicious})).headers
+    assert other["x-request-id"] != returned[0]

@@ -1,0 +1,179 @@
+"""The figures a run collects, their ratios, and the targets of issue 8 checked against them."""
+
+import copy
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+PG_ZERO: Final = 0.001  # "0 statements a request", to three decimals
+# figure: the least ratio to its baseline that meets the target (and the stretch goal).
+RATIO_TARGETS: Final = {
+    "bearer": 0.5,
+    "basic": 0.45,
+    "login": 0.85,
+    "storm_bearer": 0.40,
+    "scale_bearer": 0.90,
+    "scale_login": 0.90,
+}
+STRETCH_TARGETS: Final = {"bearer": 0.6}
+
+
+@dataclass
+class Figure:
+    what: str
+    unit: str  # "req/s", "ms" or "logins"
+    baseline: str | None = None  # the figure its ratio is taken to
+    values: list[float] = field(default_factory=list)  # one a run
+    p99_ms: list[float] = field(default_factory=list)  # one a run, for throughput figures
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else math.nan
+
+    @property
+    def p99_median(self) -> float:
+        return statistics.median(self.p99_ms) if self.p99_ms else math.nan
+
+
+# In the order of the table and the chart.
+FIGURES: Final = {
+    "plain": Figure("GET /health: the stack's ceiling", "req/s", "plain"),
+    "bearer": Figure("GET /users/me, bearer token, warm cache", "req/s", "plain"),
+    "basic": Figure("GET /users/me, HTTP Basic, warm", "req/s", "plain"),
+    "products": Figure("GET /products, bearer token", "req/s", "plain"),
+    "nocache_bearer": Figure("bearer with the auth cache off", "req/s", "plain"),
+    "nocache_basic": Figure("basic with the auth cache off", "req/s", "plain"),
+    "raw_bcrypt": Figure("bcrypt verify (cost 12) on every core", "req/s", "raw_bcrypt"),
+    "login": Figure("POST /token, password grant, cost 12", "req/s", "raw_bcrypt"),
+    "storm_bearer": Figure("bearer during a login storm (64 connections)", "req/s", "bearer"),
+    "storm_health_p99": Figure("GET /health p99 during the storm", "ms"),
+    "storm_login_p99": Figure("POST /token p99 during the storm", "ms"),
+    "storm_turned_away": Figure("logins turned away (503) in a storm run", "logins"),
+    "scale_bearer": Figure("bearer, 100,000 users and sessions", "req/s", "bearer"),
+    "scale_login": Figure("login, 100,000 users and sessions", "req/s", "login"),
+}
+
+
+@dataclass
+class Results:
+    mode: str
+    machine: dict[str, Any]
+    figures: dict[str, Figure] = field(default_factory=lambda: copy.deepcopy(FIGURES))
+    # Transactions in the benchmark's database per request, read from PostgreSQL.
+    pg_per_request: dict[str, float] = field(default_factory=dict)
+    rss_before_mb: list[float] = field(default_factory=list)  # per worker
+    rss_after_mb: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)  # unexpected ones, per figure
+    elapsed_seconds: float = 0.0
+
+    def add(self, name: str, value: float, p99_ms: float | None = None) -> None:
+        figure = self.figures[name]
+        figure.values.append(value)
+        if p99_ms is not None:
+            figure.p99_ms.append(p99_ms)
+
+    def add_errors(self, name: str, count: int) -> None:
+        if count:
+            self.errors[name] = self.errors.get(name, 0) + count
+
+    def ratio(self, name: str) -> float:
+        baseline = self.figures[name].baseline
+        if baseline is None:
+            return math.nan
+        return self.figures[name].median / self.figures[baseline].median
+
+    def rss_growth(self) -> list[float]:
+        return [
+            after / before - 1
+            for before, after in zip(self.rss_before_mb, self.rss_after_mb, strict=True)
+        ]
+
+    def rss_text(self) -> str:
+        pairs = zip(self.rss_before_mb, self.rss_after_mb, strict=True)
+        return ", ".join(f"{before:.0f} -> {after:.0f} MB" for before, after in pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "machine": self.machine,
+            "elapsed_seconds": round(self.elapsed_seconds),
+            "figures": {
+                name: {
+                    "what": figure.what,
+                    "unit": figure.unit,
+                    "baseline": figure.baseline,
+                    "ratio": rounded(self.ratio(name), 3),
+                    "median": rounded(figure.median),
+                    "min": rounded(min(figure.values, default=math.nan)),
+                    "max": rounded(max(figure.values, default=math.nan)),
+                    "runs": [rounded(value) for value in figure.values],
+                    "p99_ms_median": rounded(figure.p99_median),
+                    "p99_ms_runs": [rounded(value) for value in figure.p99_ms],
+                }
+                for name, figure in self.figures.items()
+            },
+            "postgres_transactions_per_request": {
+                kind: rounded(value, 4) for kind, value in self.pg_per_request.items()
+            },
+            "worker_rss_mb": {
+                "before_soak": [rounded(mb, 1) for mb in self.rss_before_mb],
+                "after_soak": [rounded(mb, 1) for mb in self.rss_after_mb],
+            },
+            "unexpected_errors": self.errors,
+        }
+
+
+def rounded(value: float, digits: int = 2) -> float | None:
+    """For JSON, which has no NaN: a figure that was not measured is null."""
+    return None if math.isnan(value) else round(value, digits)
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    goal: str
+    measured: str
+    met: bool
+
+
+def ratio_target(results: Results, name: str, at_least: float) -> Target:
+    goal = f">= {at_least:.2f}"
+    if name in STRETCH_TARGETS:
+        goal += f" (stretch {STRETCH_TARGETS[name]:.2f})"
+    ratio = results.ratio(name)
+    what = f"{name} / {results.figures[name].baseline}"
+    return Target(what, goal, f"{ratio:.2f}", ratio >= at_least)
+
+
+def check_targets(results: Results) -> list[Target]:
+    """Every comparison with NaN (a figure that was not measured) is False: not met."""
+    health_p99 = results.figures["storm_health_p99"].median
+    pg_bearer = results.pg_per_request.get("bearer", math.nan)
+    pg_basic = results.pg_per_request.get("basic", math.nan)
+    largest_rss = max(results.rss_after_mb, default=math.nan)
+    largest_growth = max(results.rss_growth(), default=math.nan)
+    errors = ", ".join(f"{name}: {count}" for name, count in results.errors.items())
+    return [
+        *(ratio_target(results, name, goal) for name, goal in RATIO_TARGETS.items()),
+        Target(
+            "PG transactions per warm bearer request", "0", f"{pg_bearer:.3f}", pg_bearer < PG_ZERO
+        ),
+        Target(
+            "PG transactions per warm basic request", "0", f"{pg_basic:.3f}", pg_basic < PG_ZERO
+        ),
+        Target("storm: /health p99", "< 200 ms", f"{health_p99:.0f} ms", health_p99 < 200),
+        Target(
+            "worker RSS after the soak (largest)",
+            "< 150 MB",
+            f"{largest_rss:.0f} MB",
+            largest_rss < 150,
+        ),
+        Target(
+            "worker RSS growth over the soak (largest)",
+            "< 5%",
+            f"{largest_growth:+.1%}",
+            largest_growth < 0.05,
+        ),
+        Target("errors other than the storm's 503s", "none", errors or "none", not results.errors),
+    ]

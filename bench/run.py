@@ -1,0 +1,359 @@
+"""keygate's benchmark: the service measured against its own ceiling (issue 8).
+
+    uv run python bench/run.py           # full mode, under ten minutes
+    uv run python bench/run.py --quick   # a few seconds a figure: checks that it all works
+
+It installs wrk when it is missing (Debian's package), empties its own database
+(keygate_bench) and Redis database (12), starts `keygate serve --workers 2` on a free port of
+127.0.0.1 at BCRYPT_ROUNDS=12, seeds its users through the API, runs every figure, stops
+everything it started, and writes bench/results/latest.{json,md,png}. Every load goes to
+127.0.0.1 only, for a fixed time on a fixed number of connections.
+
+Settings the benchmark does not fix (LOGIN_QUEUE_SIZE, DATABASE_POOL_SIZE, ...) come from the
+environment as keygate's own do, so that tuning can be measured.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any, Final, NoReturn
+
+import accounts
+import database
+import loadgen
+import raw_bcrypt
+import redis
+import report
+from figures import Results, check_targets
+from loadgen import Load
+from server import ROOT, KeygateServer, ServerError, keygate
+
+REDIS_URL: Final = "redis://127.0.0.1:6379/12"
+BCRYPT_ROUNDS: Final = 12
+CACHE_TTL_SECONDS: Final = 300  # keygate's default
+HTTP_CONNECTIONS: Final = 32
+LOGIN_CONNECTIONS: Final = 8  # enough to keep every bcrypt thread of both workers busy
+STORM_CONNECTIONS: Final = 64
+PROBE_CONNECTIONS: Final = 2
+LOGIN_TIMEOUT_SECONDS: Final = 30
+LOG_DIR: Final = report.RESULTS_DIR / "tmp"
+# Start-ups, seeding, PostgreSQL's statistics delay and draining the storms, roughly.
+OVERHEAD_SECONDS: Final = 100
+
+HTTP_FIGURES: Final = {  # name: (path, credentials)
+    "plain": ("/health", None),
+    "bearer": ("/users/me", "bearer"),
+    "basic": ("/users/me", "basic"),
+    "products": ("/products", "bearer"),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long each kind of run lasts, in seconds."""
+
+    name: str
+    runs: int
+    warmup: float
+    http: float
+    bcrypt: float
+    login: float
+    storm: float
+    pg: float
+    soak: float
+
+    def load_seconds(self) -> float:
+        http_figures = len(HTTP_FIGURES) + 2 + 1  # plus nocache bearer and basic, scale bearer
+        return (
+            http_figures * (self.warmup + self.runs * self.http)
+            + 2 * (self.warmup + self.runs * self.login)  # login and scale login
+            + self.runs * (self.bcrypt + self.storm)
+            + 2 * self.pg
+            + 3 * database.STATS_FLUSH_SECONDS
+            + self.soak
+        )
+
+
+FULL: Final = Profile("full", runs=3, warmup=2, http=8, bcrypt=5, login=10, storm=12, pg=5, soak=60)
+QUICK: Final = Profile("quick", runs=3, warmup=1, http=2, bcrypt=2, login=3, storm=4, pg=2, soak=5)
+
+
+class Bench:
+    """One run: its settings, its users, the figures measured so far and the server it is
+    measuring now (inside `serving`)."""
+
+    def __init__(self, wrk: str, profile: Profile, results: Results) -> None:
+        self.wrk = wrk
+        self.profile = profile
+        self.results = results
+        self.jwt_secret = secrets.token_urlsafe(48)
+        self.users = accounts.Accounts.new()
+        self.token = ""
+        self._server: KeygateServer | None = None
+
+    # --- the server and its users ------------------------------------------------------
+
+    def env(self, cache_ttl_seconds: int = CACHE_TTL_SECONDS) -> dict[str, str]:
+        return os.environ | {
+            "DATABASE_URL": database.DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "BCRYPT_ROUNDS": str(BCRYPT_ROUNDS),
+            "JWT_SECRET": self.jwt_secret,
+            "AUTH_CACHE_TTL_SECONDS": str(cache_ttl_seconds),
+        }
+
+    @contextmanager
+    def serving(self, name: str, cache_ttl_seconds: int = CACHE_TTL_SECONDS) -> Iterator[None]:
+        print(f"\nkeygate ({name}): 2 workers, AUTH_CACHE_TTL_SECONDS={cache_ttl_seconds}")
+        log_path = LOG_DIR / f"server-{name}.log"
+        errors_before = sum(self.results.errors.values())
+        with KeygateServer(self.env(cache_ttl_seconds), log_path) as self._server:
+            try:
+                yield
+            finally:
+                self._server = None
+        if sum(self.results.errors.values()) == errors_before:
+            log_path.unlink()  # kept only when something went wrong
+        else:
+            print(f"  unexpected errors: keygate's output is kept in {log_path.relative_to(ROOT)}")
+
+    @property
+    def server(self) -> KeygateServer:
+        if self._server is None:
+            raise ServerError("no keygate server is running")
+        return self._server
+
+    def log_in(self, source: str) -> None:
+        """Logs the main user in, and checks that bearer and Basic requests answer 200,
+        authenticated from `source` (the cache or the db)."""
+        self.token = accounts.access_token(self.server.url, self.users)
+        for credentials in ("bearer", "basic"):
+            header = self.authorization(credentials)
+            accounts.check_authenticated(self.server.url, "/users/me", header, source)
+
+    def authorization(self, credentials: str) -> str:
+        if credentials == "bearer":
+            return f"Bearer {self.token}"
+        return f"Basic {self.users.basic_credentials}"
+
+    # --- loads ---------------------------------------------------------------------------
+
+    def http_load(self, path: str, credentials: str | None, seconds: float) -> Load:
+        headers = (f"Authorization: {self.authorization(credentials)}",) if credentials else ()
+        return Load(self.server.url + path, seconds, HTTP_CONNECTIONS, headers)
+
+    def login_load(self, seconds: float, connections: int = LOGIN_CONNECTIONS) -> Load:
+        return Load(
+            self.server.url + "/token",
+            seconds,
+            connections,
+            script="login.lua",
+            script_args=(self.users.password, *self.users.usernames),
+            timeout_seconds=LOGIN_TIMEOUT_SECONDS,
+        )
+
+    def run(self, *loads: Load) -> list[loadgen.WrkRun]:
+        """Runs the loads at once, once the server has finished all earlier work."""
+        self.server.wait_until_idle()
+        return loadgen.run_together(self.wrk, list(loads))
+
+    def measure(self, name: str, load: Load) -> None:
+        (result,) = self.run(load)
+        self.results.add(name, result.good_per_second, result.p99_ms)
+        self.results.add_errors(name, result.errors)
+        show(name, f"{result.good_per_second:,.1f} req/s, p99 {result.p99_ms:,.1f} ms", result)
+
+    def rounds(self, loads: dict[str, Load]) -> None:
+        """A warm-up of each, then the runs interleaved (a, b, c, a, b, c, ...), so that the
+        machine's other work weighs on every figure alike."""
+        for load in loads.values():
+            self.run(replace(load, seconds=self.profile.warmup))
+        for _ in range(self.profile.runs):
+            for name, load in loads.items():
+                self.measure(name, load)
+
+    # --- the figures ---------------------------------------------------------------------
+
+    def http_figures(self, prefix: str = "", names: Iterable[str] = HTTP_FIGURES) -> None:
+        seconds = self.profile.http
+        self.rounds({prefix + n: self.http_load(*HTTP_FIGURES[n], seconds) for n in names})
+
+    def pg_statements(self) -> None:
+        """Transactions in keygate's database per warm bearer and Basic request, read from
+        PostgreSQL's statistics over one run of each."""
+        print("PostgreSQL transactions per request (each reading waits for the statistics)")
+        before = database.settled_transactions()
+        for credentials in ("bearer", "basic"):
+            (result,) = self.run(self.http_load("/users/me", credentials, self.profile.pg))
+            after = database.settled_transactions()
+            self.results.pg_per_request[credentials] = (after - before) / max(result.requests, 1)
+            show(f"pg_{credentials}", f"{after - before} in {result.requests} requests", result)
+            before = after
+
+    def login(self) -> None:
+        """Logins, each run beside one of bcrypt alone on every core: the ceiling."""
+        self.run(self.login_load(self.profile.warmup))
+        for _ in range(self.profile.runs):
+            verifies = raw_bcrypt.verifies_per_second(self.profile.bcrypt, BCRYPT_ROUNDS)
+            self.results.add("raw_bcrypt", verifies)
+            print(f"  {'raw_bcrypt':<18} {verifies:.1f} verifies/s")
+            self.measure("login", self.login_load(self.profile.login))
+
+    def scale(self) -> None:
+        """bearer and login again, once the tables hold SCALE_ROWS users and sessions."""
+        print(f"seeding {database.SCALE_ROWS:,} users and sessions with SQL")
+        database.seed_scale(BCRYPT_ROUNDS)
+        self.rounds(
+            {
+                "scale_bearer": self.http_load("/users/me", "bearer", self.profile.http),
+                "scale_login": self.login_load(self.profile.login),
+            }
+        )
+
+    def storm(self) -> None:
+        """64 connections logging in while bearer traffic runs and a probe watches /health."""
+        seconds = self.profile.storm
+        for _ in range(self.profile.runs):
+            logins, bearer, probe = self.run(
+                self.login_load(seconds, STORM_CONNECTIONS),
+                self.http_load("/users/me", "bearer", seconds),
+                Load(self.server.url + "/health", seconds, PROBE_CONNECTIONS, script="probe.lua"),
+            )
+            turned_away = logins.statuses.get(503, 0)
+            self.results.add("storm_bearer", bearer.good_per_second, bearer.p99_ms)
+            self.results.add("storm_health_p99", probe.p99_ms)
+            self.results.add("storm_login_p99", logins.p99_ms)
+            self.results.add("storm_turned_away", turned_away)
+            other_statuses = sum(n for s, n in logins.statuses.items() if s not in (200, 503))
+            self.results.add_errors("storm_login", other_statuses + logins.socket_errors)
+            self.results.add_errors("storm_bearer", bearer.errors)
+            self.results.add_errors("storm_health", probe.errors)
+            show(
+                "storm",
+                f"bearer {bearer.good_per_second:,.0f} req/s, /health p99 {probe.p99_ms:.1f} ms, "
+                f"login p99 {logins.p99_ms:,.0f} ms, {turned_away} of {logins.requests} "
+                "logins turned away",
+                bearer,
+            )
+
+    def soak(self) -> None:
+        """Mixed traffic; the workers' resident memory before and after."""
+        args = (self.token, self.users.basic_credentials)
+        load = Load(self.server.url, self.profile.soak, HTTP_CONNECTIONS, (), "soak.lua", args)
+        self.server.wait_until_idle()
+        self.results.rss_before_mb = self.server.worker_rss_mb()
+        (result,) = self.run(load)
+        self.results.rss_after_mb = self.server.worker_rss_mb()
+        self.results.add_errors("soak", result.errors)
+        show("soak", f"{result.requests:,} requests, worker RSS {self.results.rss_text()}", result)
+
+
+def show(name: str, text: str, result: loadgen.WrkRun) -> None:
+    errors = ""
+    if result.errors:
+        errors = f" (errors: {result.non_2xx} non-2xx, {result.socket_errors} socket)"
+    print(f"  {name:<18} {text}{errors}")
+
+
+def run_everything(bench: Bench) -> None:
+    print("\npreparing the database: drop, migrate, demo products; emptying Redis database 12")
+    database.drop_database()
+    keygate("migrate", env=bench.env())
+    keygate("demo", env=bench.env())
+    with redis.Redis.from_url(REDIS_URL) as client:
+        client.flushdb()
+
+    with bench.serving("cached"):
+        accounts.register(bench.server.url, bench.users)
+        bench.log_in(source="cache")
+        bench.http_figures()
+        bench.pg_statements()  # while the tables are too small for autovacuum to visit them
+        bench.login()
+        bench.scale()  # right after the figures it is compared to
+        bench.storm()
+        bench.soak()
+
+    with bench.serving("nocache", cache_ttl_seconds=0):
+        bench.log_in(source="db")
+        bench.http_figures("nocache_", ("bearer", "basic"))
+
+
+def machine_info(wrk: str) -> dict[str, Any]:
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip()
+
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git("rev-parse", "--short", "HEAD")
+        + ("+changes" if git("status", "--porcelain") else ""),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "python": platform.python_version(),
+        "wrk": loadgen.version(wrk),
+        "load_before": load_average(),
+    }
+
+
+def load_average() -> float:
+    """The machine's one-minute load average: how much else was running."""
+    return round(os.getloadavg()[0], 2)
+
+
+def stop_on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a few seconds a figure")
+    profile = QUICK if parser.parse_args().quick else FULL
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    if find_spec("matplotlib") is None:
+        sys.exit("bench: matplotlib is missing (it is in the dev dependencies): run `uv sync`")
+    wrk = loadgen.ensure_wrk()
+    minutes = (profile.load_seconds() + OVERHEAD_SECONDS) / 60
+    print(f"keygate benchmark, {profile.name} mode: about {minutes:.0f} min")
+
+    started = time.monotonic()
+    results = Results(profile.name, machine_info(wrk))
+    bench = Bench(wrk, profile, results)
+    try:
+        run_everything(bench)
+    except KeyboardInterrupt:
+        sys.exit("\nbench: interrupted; everything it started is stopped")
+    except (accounts.ApiError, loadgen.WrkError, ServerError, OSError, redis.RedisError) as exc:
+        sys.exit(f"bench: {exc}\n(keygate's output: {LOG_DIR.relative_to(ROOT)}/)")
+    results.elapsed_seconds = time.monotonic() - started
+    results.machine["load_after"] = load_average()
+    text = report.write(results, check_targets(results))
+    print("\n" + text)
+    written = sorted(report.RESULTS_DIR.glob("latest.*"))
+    print("written:", ", ".join(str(path.relative_to(ROOT)) for path in written))
+
+
+if __name__ == "__main__":
+    main()

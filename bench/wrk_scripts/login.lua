@@ -1,0 +1,64 @@
+-- POST /token with the OAuth2 password grant, cycling through the users named after "--":
+--   wrk ... -s login.lua URL/token -- PASSWORD USER1 [USER2 ...]
+-- A client turned away (503) waits as long as Retry-After says before its next login, as
+-- well-behaved clients do. Counts the responses by status and prints one
+-- "status CODE COUNT" line per status when done.
+
+local threads = {}
+counts = {} -- global, so that done() can read each thread's copy with thread:get
+
+local bodies = {}
+local next_body = 1
+-- 503s whose Retry-After has not been waited yet: each delays one next request. (wrk keeps
+-- script state per thread, not per connection, so the wait may fall on another connection of
+-- the thread; the number and length of the waits are the same.)
+local backoffs = 0
+local retry_after_ms = 1000
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local password = args[1]
+  for i = 2, #args do
+    table.insert(bodies, "grant_type=password&username=" .. args[i] .. "&password=" .. password)
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+
+function request()
+  local body = bodies[next_body]
+  next_body = next_body % #bodies + 1
+  return wrk.format(nil, nil, nil, body)
+end
+
+function delay()
+  if backoffs > 0 then
+    backoffs = backoffs - 1
+    return retry_after_ms
+  end
+  return 0
+end
+
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+  if status == 503 then
+    backoffs = backoffs + 1
+    local seconds = tonumber(headers["Retry-After"] or headers["retry-after"])
+    retry_after_ms = (seconds or 1) * 1000
+  end
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("counts")) do
+      total[status] = (total[status] or 0) + count
+    end
+  end
+  for status, count in pairs(total) do
+    io.write(string.format("status %d %d\n", status, count))
+  end
+end

@@ -38,6 +38,15 @@ class Lookup:
     session: SessionState | None
     source: Source
 
+    def live_record(self, now: float) -> AuthRecord | None:
+        """The user, if the user is active and the session is theirs, live and not revoked."""
+        record, session = self.record, self.session
+        if record is None or session is None or not record.is_active:
+            return None
+        if session.user_id != record.user_id or not session.is_live(now):
+            return None
+        return record
+
 
 class AuthDirectory:
     def __init__(

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from app.auth.cache import AuthRecord
 from app.auth.directory import AuthDirectory
 from app.auth.scopes import format_scopes
 from app.auth.sessions import SessionService
@@ -33,25 +34,17 @@ class Introspector:
             return await self._refresh_token(token)
         # Answered from the auth cache when warm, like any bearer request.
         found = await self._directory.user_and_session(claims.user_id, claims.session_id)
-        record, session = found.record, found.session
-        if (
-            record is None
-            or session is None
-            or not record.is_active
-            or session.user_id != record.user_id
-            or not session.is_live(self._clock())
-        ):
+        record = found.live_record(self._clock())
+        if record is None:
             return INACTIVE
-        return {
-            "active": True,
-            "token_type": "access_token",
-            "sub": str(record.user_id),
-            "username": record.username,
-            "scope": format_scopes(claims.scopes & record.scopes),
-            "exp": claims.expires_at,
-            "iat": claims.issued_at,
-            "sid": str(claims.session_id),
-        }
+        return _active(
+            "access_token",
+            record,
+            claims.scopes,
+            claims.expires_at,
+            claims.issued_at,
+            str(claims.session_id),
+        )
 
     async def _refresh_token(self, token: str) -> dict[str, Any]:
         session = await self._sessions.live_session_of_refresh_token(token)
@@ -60,13 +53,32 @@ class Introspector:
         record = (await self._directory.user_record(session.user_id)).record
         if record is None or not record.is_active:
             return INACTIVE
-        return {
-            "active": True,
-            "token_type": "refresh_token",
-            "sub": str(record.user_id),
-            "username": record.username,
-            "scope": format_scopes(frozenset(session.scope.split()) & record.scopes),
-            "exp": int(session.expires_at.timestamp()),
-            "iat": int(session.created_at.timestamp()),
-            "sid": str(session.id),
-        }
+        return _active(
+            "refresh_token",
+            record,
+            frozenset(session.scope.split()),
+            int(session.expires_at.timestamp()),
+            int(session.created_at.timestamp()),
+            str(session.id),
+        )
+
+
+def _active(
+    token_type: str,
+    record: AuthRecord,
+    scopes: frozenset[str],
+    expires_at: int,
+    issued_at: int,
+    session_id: str,
+) -> dict[str, Any]:
+    return {
+        "active": True,
+        "token_type": token_type,
+        "sub": str(record.user_id),
+        "username": record.username,
+        # Never more than the user holds now (an admin flag removed since issuance).
+        "scope": format_scopes(scopes & record.scopes),
+        "exp": expires_at,
+        "iat": issued_at,
+        "sid": session_id,
+    }

@@ -72,14 +72,8 @@ class Authenticator:
         started = time.perf_counter()
         claims = self.codec.verify_access_token(token)
         found = await self._directory.user_and_session(claims.user_id, claims.session_id)
-        record, session = found.record, found.session
-        if (
-            record is None
-            or session is None
-            or session.user_id != record.user_id
-            or not session.is_live(self._clock())
-            or not record.is_active
-        ):
+        record = found.live_record(self._clock())
+        if record is None:
             raise InvalidToken
         # A scope the user lost since the token was issued (admin removed) stops working now.
         scopes = claims.scopes & record.scopes

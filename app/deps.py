@@ -15,9 +15,35 @@ from app.products.repository import ProductRepository
 from app.users.repository import UserRepository
 from app.users.service import UserService
 
-# Declares the password flow to OpenAPI (the /docs Authorize dialog); the header itself is
-# read by `authenticate`, which also accepts HTTP Basic.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", scopes=SCOPE_DESCRIPTIONS, auto_error=False)
+
+class BearerOrBasic(OAuth2PasswordBearer):
+    """The security dependency. As an OAuth2PasswordBearer it declares the password flow to
+    OpenAPI (the /docs Authorize dialog and its scopes); as a dependency it accepts a bearer
+    token or, when enabled, HTTP Basic, and checks the scopes the route asks for. One
+    dependency, not two nested: this runs on every authenticated request."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, response: Response, security_scopes: SecurityScopes
+    ) -> Principal:
+        services = get_services(request)
+        principal = await services.authenticator.authenticate(
+            request.headers.get("authorization"), client_ip(request, services.trusted_proxies)
+        )
+        response.headers["Server-Timing"] = principal.server_timing
+        request.state.server_timing = principal.server_timing  # for error responses after auth
+        request.state.user_id = principal.user_id  # for the access log
+        for scope in security_scopes.scopes:
+            if scope not in principal.scopes:
+                raise InsufficientScope(scope)
+        return principal
+
+
+authenticate = BearerOrBasic(
+    tokenUrl="token",
+    scopes=SCOPE_DESCRIPTIONS,
+    scheme_name="OAuth2PasswordBearer",
+    auto_error=False,
+)
 
 
 def get_services(request: Request) -> Services:
@@ -39,25 +65,6 @@ def get_products(request: Request) -> ProductRepository:
 
 def get_sessions(request: Request) -> SessionService:
     return get_services(request).sessions
-
-
-async def authenticate(
-    security_scopes: SecurityScopes,
-    request: Request,
-    response: Response,
-    _: Annotated[str | None, Depends(oauth2_scheme)],
-) -> Principal:
-    services = get_services(request)
-    principal = await services.authenticator.authenticate(
-        request.headers.get("authorization"), client_ip(request, services.trusted_proxies)
-    )
-    response.headers["Server-Timing"] = principal.server_timing
-    request.state.server_timing = principal.server_timing  # for error responses after auth
-    request.state.user_id = principal.user_id  # for the access log
-    for scope in security_scopes.scopes:
-        if scope not in principal.scopes:
-            raise InsufficientScope(scope)
-    return principal
 
 
 AppServices = Annotated[Services, Depends(get_services)]

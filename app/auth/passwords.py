@@ -18,7 +18,7 @@ T = TypeVar("T")
 MIN_PASSWORD_BYTES: Final = 8
 # bcrypt reads at most 72 bytes; longer passwords are refused, never silently truncated.
 MAX_PASSWORD_BYTES: Final = 72
-BCRYPT_THREAD_NICENESS: Final = 10
+BCRYPT_THREAD_NICENESS: Final = 5
 DUMMY_PASSWORD: Final = "keygate-dummy-password"  # noqa: S105 (public by design)
 
 

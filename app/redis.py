@@ -46,10 +46,6 @@ class RedisGuard:
         self.on_recovery: Callable[[Redis], Awaitable[None]] | None = None
         self.on_failure: Callable[[], None] | None = None
 
-    @property
-    def is_open(self) -> bool:
-        return self._retry_at is not None
-
     async def run(self, operation: Callable[["Redis"], Awaitable[T]]) -> T:
         if self._retry_at is not None:
             if self._clock() < self._retry_at:

@@ -14,7 +14,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk
 from jose.backends.base import Key
 
-ASYMMETRIC_ALGORITHMS: Final = ("ES256", "RS256")
 RSA_KEY_BITS: Final = 3072
 # RFC 7638 §3.2: the required members of each key type, the only ones hashed.
 THUMBPRINT_MEMBERS: Final = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}

@@ -1,5 +1,7 @@
-"""The initial schema: users, products, sessions and refresh tokens, TOTP recovery codes and
-MFA challenges, pending cache invalidations and login failures.
+"""The initial schema.
+
+Users, products, sessions and refresh tokens, TOTP recovery codes and MFA challenges,
+cache invalidations and login failures.
 
 Revision ID: 0001
 Revises:

@@ -124,7 +124,7 @@ class MissingCredentials(ApiError):
         self.basic_enabled = basic_enabled
 
     def headers(self) -> dict[str, str]:
-        challenge = "Bearer, Basic" if self.basic_enabled else "Bearer"
+        challenge = 'Bearer, Basic realm="keygate"' if self.basic_enabled else "Bearer"
         return {"WWW-Authenticate": challenge}
 
 

@@ -9,6 +9,17 @@ from app.lifespan import Services
 from app.users.repository import UserRecord
 
 DEFAULT_PASSWORD = "correct horse battery staple"
+# What the API shows of a user (../shared/API.md §5, GET /users/me): never a hash or secret.
+USER_FIELDS = {
+    "id",
+    "username",
+    "email",
+    "full_name",
+    "is_active",
+    "is_admin",
+    "totp_enabled",
+    "created_at",
+}
 
 
 @dataclass(frozen=True)

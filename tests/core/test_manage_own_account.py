@@ -1,17 +1,6 @@
 """GET and PATCH /users/me: a user reads and changes their own account."""
 
-from tests.factories import basic, login, make_user
-
-USER_FIELDS = {
-    "id",
-    "username",
-    "email",
-    "full_name",
-    "is_active",
-    "is_admin",
-    "totp_enabled",
-    "created_at",
-}
+from tests.factories import USER_FIELDS, basic, login, make_user
 
 
 async def test_reading_my_account_returns_the_user_fields_and_no_secret(client, services):

@@ -4,18 +4,7 @@ import asyncio
 
 import pytest
 
-from tests.factories import login
-
-USER_FIELDS = {
-    "id",
-    "username",
-    "email",
-    "full_name",
-    "is_active",
-    "is_admin",
-    "totp_enabled",
-    "created_at",
-}
+from tests.factories import USER_FIELDS, login
 
 
 async def test_registering_returns_201_with_the_user_and_no_hash(client):

@@ -15,6 +15,7 @@ from app.errors import DatabaseUnavailable
 from app.settings import Settings
 
 T = TypeVar("T")
+RawValue = bytes | str | None  # what a Redis read returns for one key
 log = logging.getLogger(__name__)
 
 BREAKER_OPEN_SECONDS: Final = 1.0

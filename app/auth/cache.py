@@ -18,13 +18,12 @@ from typing import Final
 
 from redis.asyncio import Redis
 
+from app.auth.read_batcher import ReadBatcher
 from app.auth.scopes import scopes_for
-from app.redis import RedisGuard
+from app.redis import RawValue, RedisGuard
 from app.users.repository import UserRecord
 
 PREFIX: Final = "kg:"
-
-RawValue = bytes | str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +117,7 @@ class AuthCache:
 
     def __init__(self, guard: RedisGuard, ttl_seconds: int) -> None:
         self._guard = guard
+        self._batcher = ReadBatcher(guard)
         self._ttl_seconds = ttl_seconds
 
     @property
@@ -127,10 +127,9 @@ class AuthCache:
     async def get_user_and_session(
         self, user_id: int, session_id: uuid.UUID
     ) -> tuple[AuthRecord | None, SessionState | None]:
-        async def read(r: "Redis") -> list[RawValue]:
-            return await r.mget(user_key(user_id), session_key(session_id))
-
-        raw_user, raw_session = await self._guard.run(read)
+        raw_user, raw_session = await self._batcher.mget(
+            [user_key(user_id), session_key(session_id)]
+        )
         return _decode_record(raw_user), _decode_session(raw_session)
 
     async def get_user(self, user_id: int) -> AuthRecord | None:

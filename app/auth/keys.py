@@ -36,7 +36,7 @@ class SigningKey:
     private_pem: str
 
 
-def thumbprint(public_jwk: dict[str, Any]) -> str:
+def rfc7638_key_id(public_jwk: dict[str, Any]) -> str:
     members = THUMBPRINT_MEMBERS[public_jwk["kty"]]
     canonical = json.dumps({m: public_jwk[m] for m in members}, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).digest()
@@ -61,7 +61,7 @@ def _check_kind(key: object, algorithm: str, path: Path) -> None:
 
 def verification_key(public_pem: str, algorithm: str) -> VerificationKey:
     public_jwk = _public_jwk(public_pem, algorithm)
-    kid = thumbprint(public_jwk)
+    kid = rfc7638_key_id(public_jwk)
     published = {**public_jwk, "kid": kid, "use": "sig", "alg": algorithm}
     return VerificationKey(kid, jwk.construct(public_pem, algorithm), published)
 

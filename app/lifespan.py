@@ -73,6 +73,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
     guard = RedisGuard(redis)
     guard.on_failure = metrics.redis_fallbacks.inc
     hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
+    await hasher.warm_up()
     users = UserRepository(db)
     session_repository = SessionRepository(db)
     invalidations = InvalidationRepository(db, settings.auth_cache_ttl_seconds)

@@ -63,8 +63,19 @@ class PasswordHasher:
         )
         self._queue_size = queue_size
         self._in_flight = 0
-        # Verified when a user is unknown, so an unknown name costs as long as a wrong password.
-        self._dummy_hash = self._context.hash(DUMMY_PASSWORD)
+        # Verified when a user is unknown, so an unknown name costs as long as a wrong password;
+        # made (in a worker thread) by warm_up, at startup.
+        self._dummy_hash: str | None = None
+
+    async def warm_up(self) -> None:
+        await self._dummy()
+
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await self._run(
+                self._context.hash, DUMMY_PASSWORD, shed_when_busy=False
+            )
+        return self._dummy_hash
 
     async def hash(self, password: str) -> str:
         """Registration and password changes wait their turn: they are not what a storm is."""
@@ -73,7 +84,7 @@ class PasswordHasher:
     async def verify(self, password: str, password_hash: str | None) -> Verification:
         if password_hash is None or not password_acceptable(password):
             # bcrypt's cost does not depend on the input: any fixed input times the same.
-            await self._run(self._context.verify, DUMMY_PASSWORD, self._dummy_hash)
+            await self._run(self._context.verify, DUMMY_PASSWORD, await self._dummy())
             return Verification(is_valid=False, needs_rehash=False)
         try:
             is_valid = await self._run(self._context.verify, password, password_hash)

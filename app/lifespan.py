@@ -71,7 +71,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
     db = await create_database(settings)
     redis = create_redis(settings)
     guard = RedisGuard(redis)
-    guard.on_failure = metrics.redis_fallbacks.inc
+    guard.on_unavailable = metrics.redis_fallbacks.inc
     hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
     await hasher.warm_up()
     users = UserRepository(db)

@@ -45,12 +45,13 @@ class RedisGuard:
         self._clock = clock
         self._retry_at: float | None = None
         self.on_recovery: Callable[[Redis], Awaitable[None]] | None = None
-        self.on_failure: Callable[[], None] | None = None
+        # Called for every call that could not use Redis (failed, or skipped by the breaker).
+        self.on_unavailable: Callable[[], None] | None = None
 
     async def run(self, operation: Callable[["Redis"], Awaitable[T]]) -> T:
         if self._retry_at is not None:
             if self._clock() < self._retry_at:
-                raise CacheUnavailable
+                raise self._unavailable()
             self._retry_at = self._clock() + BREAKER_OPEN_SECONDS  # one probe at a time
             try:
                 await self.redis.ping()
@@ -58,21 +59,24 @@ class RedisGuard:
                     await self.on_recovery(self.redis)
             except (RedisError, OSError, TimeoutError, DatabaseUnavailable) as exc:
                 self._trip(exc)
-                raise CacheUnavailable from exc
+                raise self._unavailable() from exc
             log.info("redis is reachable again")
             self._retry_at = None
         try:
             return await operation(self.redis)
         except (RedisError, OSError, TimeoutError) as exc:
             self._trip(exc)
-            raise CacheUnavailable from exc
+            raise self._unavailable() from exc
 
     def _trip(self, exc: BaseException) -> None:
         if self._retry_at is None:
             log.warning("redis unavailable, falling back to PostgreSQL: %s", type(exc).__name__)
         self._retry_at = self._clock() + BREAKER_OPEN_SECONDS
-        if self.on_failure is not None:
-            self.on_failure()
+
+    def _unavailable(self) -> CacheUnavailable:
+        if self.on_unavailable is not None:
+            self.on_unavailable()
+        return CacheUnavailable()
 
     async def ping(self) -> bool:
         try:

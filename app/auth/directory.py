@@ -1,6 +1,7 @@
 """What authentication needs to know about users and sessions: from the Redis cache first,
 then from PostgreSQL; and every change published to the cache once PostgreSQL has it."""
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -71,10 +72,9 @@ class AuthDirectory:
     async def user_and_session(self, user_id: int, session_id: uuid.UUID) -> Lookup:
         record = session = None
         if self._cache.is_enabled:
-            try:
+            # Redis unavailable (the guard counts it): PostgreSQL answers.
+            with contextlib.suppress(CacheUnavailable):
                 record, session = await self._cache.get_user_and_session(user_id, session_id)
-            except CacheUnavailable:
-                self._metrics.redis_fallbacks.inc()
         if record is not None and session is not None:
             self._metrics.cache_hits.labels("bearer").inc()
             return Lookup(record, session, "cache")
@@ -117,7 +117,7 @@ class AuthDirectory:
             try:
                 record = await from_cache()
             except CacheUnavailable:
-                self._metrics.redis_fallbacks.inc()
+                pass  # the guard counts it; PostgreSQL answers below
             else:
                 if record is not None:
                     self._metrics.cache_hits.labels(kind).inc()
@@ -136,17 +136,13 @@ class AuthDirectory:
 
     async def _fill_user(self, record: AuthRecord) -> None:
         if self._cache.is_enabled:
-            try:
+            with contextlib.suppress(CacheUnavailable):
                 await self._cache.fill_user(record)
-            except CacheUnavailable:
-                self._metrics.redis_fallbacks.inc()
 
     async def _fill_session(self, state: SessionState) -> None:
         if self._cache.is_enabled:
-            try:
+            with contextlib.suppress(CacheUnavailable):
                 await self._cache.fill_session(state, self._clock())
-            except CacheUnavailable:
-                self._metrics.redis_fallbacks.inc()
 
     # --- changes (called after PostgreSQL committed them) -------------------------------
 

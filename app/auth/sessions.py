@@ -23,6 +23,10 @@ ENDED_SESSION_RETENTION: Final = timedelta(days=7)
 MAX_REFRESH_TOKEN_CHARS: Final = 128
 
 
+def _plausible(refresh_token: str) -> bool:
+    return 0 < len(refresh_token) <= MAX_REFRESH_TOKEN_CHARS
+
+
 def refresh_token_hash(token: str) -> bytes:
     # 256-bit random tokens need no salt or slow hash: SHA-256 cannot be inverted.
     return hashlib.sha256(token.encode()).digest()
@@ -103,7 +107,7 @@ class SessionService:
         """A new refresh token for the same session; a rotated token presented again ends
         the session (RFC 9700 §4.14), so a stolen token is worth at most one use. `accept`
         may refuse the request (by raising) before the old token is used up."""
-        if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
+        if not _plausible(refresh_token):
             raise InvalidGrant
         new_token = secrets.token_urlsafe(32)
         old_hash, new_hash = refresh_token_hash(refresh_token), refresh_token_hash(new_token)
@@ -121,22 +125,25 @@ class SessionService:
 
     async def end(self, session_id: uuid.UUID, *, user_id: int | None = None) -> bool:
         await self.flush_journal()
+        return await self._revoke(session_id, user_id=user_id)
+
+    async def end_by_refresh_token(self, refresh_token: str) -> None:
+        if not _plausible(refresh_token):
+            return
+        await self.flush_journal()
+        session = await self._repository.session_of_refresh_token(refresh_token_hash(refresh_token))
+        if session is not None:
+            await self._revoke(session.id)
+
+    async def _revoke(self, session_id: uuid.UUID, *, user_id: int | None = None) -> bool:
         session = await self._repository.revoke(session_id, user_id=user_id)
         if session is None:
             return False
         await self._directory.publish_sessions([session])
         return True
 
-    async def end_by_refresh_token(self, refresh_token: str) -> None:
-        if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
-            return
-        await self.flush_journal()
-        session = await self._repository.session_of_refresh_token(refresh_token_hash(refresh_token))
-        if session is not None:
-            await self.end(session.id)
-
     async def live_session_of_refresh_token(self, refresh_token: str) -> SessionRow | None:
-        if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_CHARS:
+        if not _plausible(refresh_token):
             return None
         session = await self._repository.current_refresh_token_session(
             refresh_token_hash(refresh_token)

@@ -2,8 +2,6 @@
 the mfa_token challenge of the password grant."""
 
 import contextlib
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +12,7 @@ from redis.asyncio import Redis
 from app.auth import totp
 from app.auth.cache import AuthRecord
 from app.auth.directory import AuthDirectory
+from app.auth.opaque_tokens import is_plausible, new_token, token_hash
 from app.auth.passwords import PasswordHasher
 from app.auth.sessions import SessionService
 from app.auth.totp_repository import Challenge, TotpRepository
@@ -23,7 +22,6 @@ from app.redis import CacheUnavailable, RedisGuard
 from app.users.repository import UserRepository
 
 MFA_TOKEN_TTL_SECONDS: Final = 300
-MAX_MFA_TOKEN_CHARS: Final = 128
 # Kept a little longer than the drift window, so a step cannot be used twice.
 STEP_KEY_TTL_SECONDS: Final = totp.STEP_SECONDS * (2 * totp.ALLOWED_DRIFT_STEPS + 2)
 
@@ -62,10 +60,6 @@ class Enrolment:
 
 def step_key(user_id: int) -> str:
     return f"kg:totp-step:{user_id}"
-
-
-def mfa_token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 class SecondFactor:
@@ -186,9 +180,9 @@ class SecondFactor:
     # --- the mfa_token challenge ---------------------------------------------------------
 
     async def start_challenge(self, user_id: int, scope: str) -> str:
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         await self._repository.create_challenge(
-            token_hash=mfa_token_hash(token),
+            token_hash=token_hash(token),
             user_id=user_id,
             scope=scope,
             expires_at=self._now() + timedelta(seconds=MFA_TOKEN_TTL_SECONDS),
@@ -196,18 +190,18 @@ class SecondFactor:
         return token
 
     async def challenge(self, mfa_token: str) -> Challenge | None:
-        if len(mfa_token) > MAX_MFA_TOKEN_CHARS:
+        if not is_plausible(mfa_token):
             return None
         return await self._repository.live_challenge(
-            mfa_token_hash(mfa_token), now=self._now(), max_failures=self._max_failures
+            token_hash(mfa_token), now=self._now(), max_failures=self._max_failures
         )
 
     async def fail_challenge(self, mfa_token: str) -> None:
-        await self._repository.fail_challenge(mfa_token_hash(mfa_token))
+        await self._repository.fail_challenge(token_hash(mfa_token))
 
     async def consume_challenge(self, mfa_token: str) -> bool:
         return await self._repository.consume_challenge(
-            mfa_token_hash(mfa_token), now=self._now(), max_failures=self._max_failures
+            token_hash(mfa_token), now=self._now(), max_failures=self._max_failures
         )
 
     async def delete_ended_challenges(self) -> None:

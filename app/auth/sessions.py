@@ -1,8 +1,6 @@
 """Sessions: started by a login, kept alive by refresh-token rotation, ended by revocation."""
 
 import contextlib
-import hashlib
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from app.auth.directory import AuthDirectory
+from app.auth.opaque_tokens import is_plausible, new_token, token_hash
 from app.auth.session_journal import SessionJournal
 from app.auth.session_repository import RotationOutcome, SessionRepository, SessionRow
 from app.clock import Clock
@@ -19,17 +18,6 @@ from app.redis import CacheUnavailable
 USER_AGENT_MAX_CHARS: Final = 512
 # Ended sessions are kept this long (visible to the admin in SQL), then deleted.
 ENDED_SESSION_RETENTION: Final = timedelta(days=7)
-# Opaque refresh tokens: 256 random bits; longer input is not ours.
-MAX_REFRESH_TOKEN_CHARS: Final = 128
-
-
-def _plausible(refresh_token: str) -> bool:
-    return 0 < len(refresh_token) <= MAX_REFRESH_TOKEN_CHARS
-
-
-def refresh_token_hash(token: str) -> bytes:
-    # 256-bit random tokens need no salt or slow hash: SHA-256 cannot be inverted.
-    return hashlib.sha256(token.encode()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +45,8 @@ class SessionService:
     async def start(
         self, *, user_id: int, scope: str, user_agent: str | None, ip: str | None
     ) -> StartedSession:
-        refresh_token = secrets.token_urlsafe(32)
-        token_hash = refresh_token_hash(refresh_token)
+        refresh_token = new_token()
+        refresh_hash = token_hash(refresh_token)
         user_agent = user_agent[:USER_AGENT_MAX_CHARS] if user_agent else None
         expires_at = datetime.fromtimestamp(self._clock() + self._refresh_ttl_seconds, UTC)
         try:
@@ -68,7 +56,7 @@ class SessionService:
                 user_agent=user_agent,
                 ip=ip,
                 expires_at=expires_at,
-                refresh_token_hash=token_hash,
+                refresh_token_hash=refresh_hash,
             )
         except DatabaseUnavailable:
             now = datetime.fromtimestamp(self._clock(), UTC)
@@ -83,15 +71,17 @@ class SessionService:
                 expires_at=expires_at,
                 revoked_at=None,
             )
-            await self._journal_while_database_is_down(session, token_hash)
+            await self._journal_while_database_is_down(session, refresh_hash)
         else:
             await self._directory.publish_sessions([session])
         return StartedSession(session, refresh_token)
 
-    async def _journal_while_database_is_down(self, session: SessionRow, token_hash: bytes) -> None:
+    async def _journal_while_database_is_down(
+        self, session: SessionRow, refresh_hash: bytes
+    ) -> None:
         try:
             await self._directory.publish_live_session(session)
-            await self._journal.add(session, token_hash)
+            await self._journal.add(session, refresh_hash)
         except CacheUnavailable as exc:
             raise DatabaseUnavailable from exc
 
@@ -107,10 +97,10 @@ class SessionService:
         """A new refresh token for the same session; a rotated token presented again ends
         the session (RFC 9700 §4.14), so a stolen token is worth at most one use. `accept`
         may refuse the request (by raising) before the old token is used up."""
-        if not _plausible(refresh_token):
+        if not is_plausible(refresh_token):
             raise InvalidGrant
-        new_token = secrets.token_urlsafe(32)
-        old_hash, new_hash = refresh_token_hash(refresh_token), refresh_token_hash(new_token)
+        rotated_token = new_token()
+        old_hash, new_hash = token_hash(refresh_token), token_hash(rotated_token)
         rotation = await self._repository.rotate_refresh_token(old_hash, new_hash, accept)
         if rotation.outcome is RotationOutcome.UNKNOWN:  # perhaps a journalled session
             await self.flush_journal()
@@ -121,17 +111,17 @@ class SessionService:
             raise InvalidGrant
         if not self._is_live(rotation.session):
             raise InvalidGrant
-        return StartedSession(rotation.session, new_token)
+        return StartedSession(rotation.session, rotated_token)
 
     async def end(self, session_id: uuid.UUID, *, user_id: int | None = None) -> bool:
         await self.flush_journal()
         return await self._revoke(session_id, user_id=user_id)
 
     async def end_by_refresh_token(self, refresh_token: str) -> None:
-        if not _plausible(refresh_token):
+        if not is_plausible(refresh_token):
             return
         await self.flush_journal()
-        session = await self._repository.session_of_refresh_token(refresh_token_hash(refresh_token))
+        session = await self._repository.session_of_refresh_token(token_hash(refresh_token))
         if session is not None:
             await self._revoke(session.id)
 
@@ -143,11 +133,9 @@ class SessionService:
         return True
 
     async def live_session_of_refresh_token(self, refresh_token: str) -> SessionRow | None:
-        if not _plausible(refresh_token):
+        if not is_plausible(refresh_token):
             return None
-        session = await self._repository.current_refresh_token_session(
-            refresh_token_hash(refresh_token)
-        )
+        session = await self._repository.current_refresh_token_session(token_hash(refresh_token))
         return session if session is not None and self._is_live(session) else None
 
     async def end_all(self, user_id: int, *, except_session: uuid.UUID | None = None) -> None:

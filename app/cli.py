@@ -15,16 +15,15 @@ import asyncpg
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from app.auth.keys import KeyFileError, generate_private_key_file
-from app.auth.passwords import PasswordHasher
-from app.db import CONNECTION_ERRORS, create_database
-from app.errors import UsernameTaken
+from app.api.schemas.users import UserCreate
+from app.core.db import CONNECTION_ERRORS, create_database
+from app.core.redis import create_redis
+from app.core.settings import Settings
 from app.ops.logging import logging_config
 from app.products.repository import ProductRepository
-from app.redis import create_redis
-from app.settings import Settings
-from app.users.repository import UserRepository
-from app.users.schemas import UserCreate
+from app.tokens.keys import KeyFileError, generate_private_key_file
+from app.users.passwords import PasswordHasher
+from app.users.repository import UsernameTaken, UserRepository
 
 DEMO_PRODUCTS: Final = [
     ("1L FOUNTAIN DRINKING WATER", Decimal("2.55")),

@@ -2,21 +2,15 @@
 
 from fastapi import FastAPI
 
-from app.auth.discovery import router as discovery_router
-from app.auth.router import router as auth_router
-from app.clock import Clock, system_clock
-from app.errors import register_error_renderers
+from app.api.docs import add_docs
+from app.api.errors import register_error_renderers
+from app.api.openapi import install_openapi
+from app.api.routers import discovery, health, metrics, products, token, totp, users
+from app.core.clock import Clock, system_clock
+from app.core.settings import Settings
 from app.lifespan import make_lifespan
-from app.openapi import install_openapi
-from app.ops.docs import add_docs
-from app.ops.health import router as health_router
 from app.ops.metrics import Metrics
-from app.ops.metrics_router import router as metrics_router
 from app.ops.requests import RequestObserver
-from app.products.router import router as products_router
-from app.settings import Settings
-from app.users.router import router as users_router
-from app.users.totp_router import router as totp_router
 
 # Every body keygate accepts is a small form or JSON object; larger ones are 413 unread.
 MAX_BODY_BYTES = 64 * 1024
@@ -33,12 +27,12 @@ client_secret empty), tick the scopes you want (none ticked means all of yours),
 
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     settings = settings or Settings()
-    metrics = Metrics()
+    app_metrics = Metrics()
     app = FastAPI(
         title="keygate",
         version="0.1.0",
         description=DESCRIPTION,
-        lifespan=make_lifespan(settings, metrics, clock),
+        lifespan=make_lifespan(settings, app_metrics, clock),
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
@@ -49,19 +43,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     register_error_renderers(app)
     install_openapi(app)
-    app.add_middleware(RequestObserver, metrics=metrics)
+    app.add_middleware(RequestObserver, metrics=app_metrics)
     add_docs(app)
-    routers = (
-        auth_router,
-        discovery_router,
-        users_router,
-        totp_router,
-        products_router,
-        health_router,
-        metrics_router,
-    )
-    for router in routers:
-        app.include_router(router)
+    for module in (token, discovery, users, totp, products, health, metrics):
+        app.include_router(module.router)
     return app
 
 

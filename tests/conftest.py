@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 from starlette.types import ASGIApp
 
 from alembic import command
-from app.lifespan import Services
+from app.container import Container
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 from tests.clock import MovableClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,8 +101,8 @@ class RunningApp:
     asgi: ASGIApp  # the app as LifespanManager serves it (with its lifespan state)
 
     @property
-    def services(self) -> Services:
-        services: Services = self.app.state.services
+    def services(self) -> Container:
+        services: Container = self.app.state.services
         return services
 
     def client(self, ip: str = "203.0.113.7") -> httpx.AsyncClient:
@@ -132,7 +132,7 @@ async def client(app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def services(app: RunningApp) -> Services:
+def services(app: RunningApp) -> Container:
     return app.services
 
 

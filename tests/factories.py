@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from app.lifespan import Services
-from app.users.repository import UserRecord
+from app.container import Container
+from app.users.model import User
 
 DEFAULT_PASSWORD = "correct horse battery staple"
-# What the API shows of a user (../shared/API.md §5, GET /users/me): never a hash or secret.
+# What the API shows of a user (docs/contract.md, GET /users/me): never a hash or secret.
 USER_FIELDS = {
     "id",
     "username",
@@ -34,14 +34,14 @@ class Login:
 
 
 async def make_user(
-    services: Services,
+    services: Container,
     username: str = "alice",
     password: str = DEFAULT_PASSWORD,
     *,
     is_admin: bool = False,
     email: str | None = None,
-) -> UserRecord:
-    return await services.user_service.register(
+) -> User:
+    return await services.accounts.create(
         username=username, password=password, email=email, is_admin=is_admin
     )
 

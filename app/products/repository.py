@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from app.db import Database
+from app.core.db import Database
 
 PRODUCT_COLUMNS = "id, name, price, created_at, updated_at"
 

@@ -1,21 +1,11 @@
 """Password rules after NIST SP 800-63B §5.1.1.2: long enough, at most what bcrypt reads, not
 a commonly used password, not containing the username. Lengths are UTF-8 bytes at both ends
-(8 to 72), as ../shared/API.md fixes them."""
+(8 to 72), as the contract fixes them (docs/contract.md, Users)."""
 
 from functools import cache
 
-from app.auth.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES
-from app.errors import ApiError
-
-
-class WeakPassword(ApiError):
-    """Rendered like FastAPI's validation errors, so clients parse one 422 shape."""
-
-    status_code = 422
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(problem)
-        self.detail = [{"loc": ["body", field], "msg": problem, "type": "value_error"}]
+from app.core.errors import InvalidField
+from app.users.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES
 
 
 @cache
@@ -48,4 +38,4 @@ def password_problem(password: str, username: str) -> str | None:
 def check_password(password: str, username: str, field: str = "password") -> None:
     problem = password_problem(password, username)
     if problem is not None:
-        raise WeakPassword(field, problem)
+        raise InvalidField(field, problem)

@@ -1,12 +1,10 @@
 """Users in PostgreSQL. One method, one atomic operation."""
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import asyncpg
 
-from app.db import Database
-from app.errors import UsernameTaken
+from app.core.db import Database
+from app.core.errors import Conflict
+from app.users.model import User
 
 USER_COLUMNS = (
     "id, username, email, full_name, password_hash, is_active, is_admin, totp_enabled,"
@@ -14,22 +12,12 @@ USER_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    id: int
-    username: str
-    email: str | None
-    full_name: str | None
-    password_hash: str
-    is_active: bool
-    is_admin: bool
-    totp_enabled: bool
-    totp_secret_encrypted: str | None  # never leaves the service: UserOut omits it
-    created_at: datetime
+class UsernameTaken(Conflict):
+    message = "username is already taken"
 
 
-def user_from_row(row: asyncpg.Record) -> UserRecord:
-    return UserRecord(**dict(row))
+def user_from_row(row: asyncpg.Record) -> User:
+    return User(**dict(row))
 
 
 class UserRepository:
@@ -44,7 +32,7 @@ class UserRepository:
         email: str | None = None,
         full_name: str | None = None,
         is_admin: bool = False,
-    ) -> UserRecord:
+    ) -> User:
         async with self._db.connection() as conn:
             try:
                 (row,) = await conn.fetch(
@@ -60,12 +48,12 @@ class UserRepository:
                 raise UsernameTaken from exc
         return user_from_row(row)
 
-    async def get(self, user_id: int) -> UserRecord | None:
+    async def get(self, user_id: int) -> User | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
         return user_from_row(row) if row else None
 
-    async def get_by_username(self, username: str) -> UserRecord | None:
+    async def get_by_username(self, username: str) -> User | None:
         if "\0" in username:  # PostgreSQL text cannot hold NUL, so no user has one
             return None
         async with self._db.connection() as conn:
@@ -74,7 +62,7 @@ class UserRepository:
             )
         return user_from_row(row) if row else None
 
-    async def page(self, *, limit: int, offset: int) -> tuple[list[UserRecord], int]:
+    async def page(self, *, limit: int, offset: int) -> tuple[list[User], int]:
         async with self._db.transaction() as conn:
             rows = await conn.fetch(
                 f"SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2", limit, offset
@@ -82,9 +70,7 @@ class UserRepository:
             total = await conn.fetchval("SELECT count(*) FROM users")
         return [user_from_row(r) for r in rows], total
 
-    async def update_profile(
-        self, user_id: int, changes: dict[str, str | None]
-    ) -> UserRecord | None:
+    async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> User | None:
         """Sets only the fields present in `changes` (a field may be set to null)."""
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
@@ -103,7 +89,7 @@ class UserRepository:
 
     async def update_flags(
         self, user_id: int, *, is_active: bool | None, is_admin: bool | None
-    ) -> UserRecord | None:
+    ) -> User | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
                 "UPDATE users SET is_active = coalesce($2, is_active),"
@@ -117,7 +103,7 @@ class UserRepository:
 
     async def replace_password_hash(
         self, user_id: int, *, old_hash: str, new_hash: str
-    ) -> UserRecord | None:
+    ) -> User | None:
         """Compare-and-set, so a re-hash on login never overwrites a concurrent password change."""
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
@@ -129,7 +115,7 @@ class UserRepository:
             )
         return user_from_row(row) if row else None
 
-    async def set_password_hash(self, user_id: int, new_hash: str) -> UserRecord | None:
+    async def set_password_hash(self, user_id: int, new_hash: str) -> User | None:
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
                 "UPDATE users SET password_hash = $2, updated_at = now()"

@@ -84,7 +84,7 @@ def test_every_operation_can_be_generated():
 
 
 def test_every_protected_operation_documents_401_and_403():
-    # ../shared/API.md §5 names both for every authenticated request: bad or missing
+    # docs/contract.md names both for every authenticated request: bad or missing
     # credentials, and a missing scope. Without them a client generated from the schema
     # has no type for the answers it will certainly get.
     undocumented = {

@@ -1,6 +1,6 @@
 """An unknown user, a wrong password and an inactive user are told apart by nothing: status,
 body, headers, and (within noise) time, because an unknown user still pays bcrypt
-(../shared/API.md §5)."""
+(docs/contract.md)."""
 
 import statistics
 import time
@@ -22,7 +22,7 @@ def comparable(response):
 async def test_unknown_user_wrong_password_and_inactive_user_get_the_same_answer(client, services):
     await make_user(services, "alice")
     inactive = await make_user(services, "bob")
-    await services.user_service.set_flags(inactive.id, is_active=False, is_admin=None)
+    await services.accounts.set_flags(inactive.id, is_active=False, is_admin=None)
 
     unknown_user = await client.post("/token", data=password_form("nobody"))
     wrong_password = await client.post("/token", data=password_form("alice", WRONG))

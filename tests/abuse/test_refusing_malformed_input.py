@@ -1,5 +1,5 @@
 """Malformed and oversized input is refused with a 4xx that says what was wrong; no input,
-however malformed, produces a 500 (../shared/API.md §5)."""
+however malformed, produces a 500 (docs/contract.md)."""
 
 import base64
 import hmac

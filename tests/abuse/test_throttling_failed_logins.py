@@ -1,5 +1,5 @@
 """Failed logins lock one username from one address for LOGIN_LOCKOUT_SECONDS
-(../shared/API.md §5, 429), whatever the next password, and never lock anyone else."""
+(docs/contract.md, 429), whatever the next password, and never lock anyone else."""
 
 from tests.abuse.conftest import UNREACHABLE_REDIS, a_wrong_code, enable_totp, password_form
 from tests.factories import DEFAULT_PASSWORD, basic, login, make_user

@@ -1,6 +1,6 @@
 """The client address that throttling counts and sessions show: the socket's peer, unless
 that peer is in TRUSTED_PROXIES; then the rightmost X-Forwarded-For hop that is not trusted
-(../shared/API.md §7)."""
+(docs/contract.md)."""
 
 from tests.abuse.conftest import password_form
 from tests.factories import login, make_user

@@ -16,7 +16,7 @@ import pytest
 from alembic.config import Config
 
 from alembic import command
-from app.redis import BREAKER_OPEN_SECONDS
+from app.core.redis import BREAKER_OPEN_SECONDS
 from tests.cache.faults import RedisServer, TcpProxy
 from tests.clock import MovableClock
 from tests.conftest import ROOT, TEST_DATABASE_URL, RunningApp, make_settings, running_app

@@ -1,6 +1,6 @@
 """Every change made through the service takes effect at once on every worker, from the next
 request, even where that worker had the old state cached and had just accepted it
-(../shared/API.md §6). Worker A is the `app` fixture, worker B a second app on the same
+(docs/contract.md). Worker A is the `app` fixture, worker B a second app on the same
 PostgreSQL and Redis."""
 
 import httpx

@@ -1,6 +1,6 @@
 """A login warms the cache: the first bearer request after /token is already checked from
 Redis, on any worker; and a repeated Basic request with the right password does not pay
-bcrypt again (../shared/API.md §5, §6)."""
+bcrypt again (docs/contract.md)."""
 
 import re
 from collections.abc import Callable

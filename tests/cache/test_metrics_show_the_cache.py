@@ -1,5 +1,5 @@
 """/metrics shows logins by result, auth-cache hits and misses, Redis fallbacks and request
-latency (../shared/API.md §5), and they move as the cache is used."""
+latency (docs/contract.md), and they move as the cache is used."""
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families

@@ -1,5 +1,5 @@
 """Redis stopped and started again on the same port, or emptied: the app keeps working from
-PostgreSQL meanwhile and uses Redis again without a restart (../shared/API.md §6)."""
+PostgreSQL meanwhile and uses Redis again without a restart (docs/contract.md)."""
 
 import httpx
 from redis.asyncio import Redis

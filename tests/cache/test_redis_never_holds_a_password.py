@@ -1,5 +1,5 @@
 """Redis never holds a plaintext password or an unkeyed fast digest of one, and never the
-key of a keyed one (../shared/API.md §6): every key and value in the test Redis database is
+key of a keyed one (docs/contract.md): every key and value in the test Redis database is
 read back and searched."""
 
 import base64

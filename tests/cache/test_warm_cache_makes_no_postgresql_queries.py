@@ -1,5 +1,5 @@
 """After one login, logins and authenticated requests of that user are checked from Redis
-without a query to PostgreSQL (../shared/API.md §6), counted outside the app: by a TCP proxy
+without a query to PostgreSQL (docs/contract.md), counted outside the app: by a TCP proxy
 between the app and PostgreSQL, and by PostgreSQL's own per-table counters."""
 
 import time

@@ -1,7 +1,7 @@
 """PostgreSQL unreachable (the app reaches it through a TCP proxy that is stopped, or paused
 like a hung network): cached users still log in and make requests, an uncached user gets 503
 temporarily_unavailable, /ready is 503, nothing is a 500; and a session started during the
-outage reaches PostgreSQL once it is back (../shared/API.md §5, §6)."""
+outage reaches PostgreSQL once it is back (docs/contract.md)."""
 
 import base64
 import json

@@ -1,7 +1,7 @@
 """A hanging Redis (a private redis-server, SIGSTOPped) costs each request at most a short
 timeout: requests work from PostgreSQL. A password changed while Redis hangs never lets the
 old one back in once Redis answers again: the invalidation PostgreSQL recorded is applied
-before Redis is trusted (../shared/API.md §6)."""
+before Redis is trusted (docs/contract.md)."""
 
 import time
 

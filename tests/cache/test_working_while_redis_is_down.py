@@ -1,6 +1,6 @@
 """Redis down (an app pointed at a closed port): logins and requests keep working from
 PostgreSQL; revocation and throttling still hold, they never fail open; /ready says degraded
-(../shared/API.md §5, §6)."""
+(docs/contract.md)."""
 
 import pytest
 

@@ -122,7 +122,7 @@ async def test_wrong_password_unknown_user_and_inactive_user_get_identical_answe
 ):
     await make_user(services)
     inactive = await make_user(services, "bob")
-    await services.user_service.set_flags(inactive.id, is_active=False, is_admin=None)
+    await services.accounts.set_flags(inactive.id, is_active=False, is_admin=None)
     wrong_password = await token_error(client, password_form(password="wrong password!"))
     unknown_user = await token_error(client, password_form(username="nobody"))
     inactive_user = await token_error(client, password_form(username="bob"))

@@ -25,8 +25,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.auth.keys import generate_private_key_file
-from app.lifespan import Services
+from app.container import Container
+from app.tokens.keys import generate_private_key_file
 from tests.clock import MovableClock
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, RunningApp, make_settings, running_app
 from tests.factories import login, make_user
@@ -211,7 +211,7 @@ def hmac_jws(header: dict[str, Any], claims: dict[str, Any], secret: bytes | Non
 # --- users ------------------------------------------------------------------------------
 
 
-async def admin_headers(client: httpx.AsyncClient, services: Services) -> dict[str, str]:
+async def admin_headers(client: httpx.AsyncClient, services: Container) -> dict[str, str]:
     """Makes the admin `root` (if missing) and returns a bearer header for it."""
     if await services.users.get_by_username("root") is None:
         await make_user(services, "root", is_admin=True)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.auth.tokens import LEEWAY_SECONDS
+from app.tokens.codec import LEEWAY_SECONDS
 from tests.factories import Login, login, make_user
 
 from .conftest import admin_headers, client_of, token_parts

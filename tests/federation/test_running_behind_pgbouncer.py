@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.settings import Settings
+from app.core.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, make_settings, running_app
 from tests.factories import DEFAULT_PASSWORD, Login, basic, login
 

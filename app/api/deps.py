@@ -1,0 +1,145 @@
+"""Everything a route may ask for, as Annotated aliases over the objects the container built
+(kept on `app.state.services` by the lifespan). The accessors know each object's type, not
+the container's: the API does not depend on the wiring above it."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+
+from app.accounts.service import AccountService
+from app.api.client import client_ip, client_of
+from app.core.db import Database
+from app.core.errors import InsufficientScope
+from app.core.redis import RedisGuard
+from app.core.settings import Settings
+from app.login.authenticator import Authenticator, Principal
+from app.mfa.enrolment import TotpEnrolment
+from app.oauth.grants import Client, GrantService
+from app.oauth.introspection import Introspector
+from app.ops.metrics import Metrics
+from app.products.repository import ProductRepository
+from app.sessions.service import SessionService
+from app.tokens.codec import TokenCodec
+from app.users.repository import UserRepository
+from app.users.scopes import SCOPE_DESCRIPTIONS, Scope
+
+
+def _services(request: Request) -> Any:
+    return request.app.state.services
+
+
+class BearerOrBasic(OAuth2PasswordBearer):
+    """The security dependency. As an OAuth2PasswordBearer it declares the password flow to
+    OpenAPI (the /docs Authorize dialog and its scopes); as a dependency it accepts a bearer
+    token or, when enabled, HTTP Basic, and checks the scopes the route asks for. One
+    dependency, not two nested: this runs on every authenticated request."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, response: Response, security_scopes: SecurityScopes
+    ) -> Principal:
+        services = _services(request)
+        authenticator: Authenticator = services.authenticator
+        principal = await authenticator.authenticate(
+            request.headers.get("authorization"), client_ip(request, services.trusted_proxies)
+        )
+        response.headers["Server-Timing"] = principal.server_timing
+        request.state.server_timing = principal.server_timing  # for error responses after auth
+        request.state.user_id = principal.user_id  # for the access log
+        for scope in security_scopes.scopes:
+            if scope not in principal.scopes:
+                raise InsufficientScope(scope)
+        return principal
+
+
+authenticate = BearerOrBasic(
+    tokenUrl="token",
+    scopes=SCOPE_DESCRIPTIONS,
+    scheme_name="OAuth2PasswordBearer",
+    auto_error=False,
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = _services(request).settings
+    return settings
+
+
+def get_users(request: Request) -> UserRepository:
+    users: UserRepository = _services(request).users
+    return users
+
+
+def get_accounts(request: Request) -> AccountService:
+    accounts: AccountService = _services(request).accounts
+    return accounts
+
+
+def get_products(request: Request) -> ProductRepository:
+    products: ProductRepository = _services(request).products
+    return products
+
+
+def get_sessions(request: Request) -> SessionService:
+    sessions: SessionService = _services(request).sessions
+    return sessions
+
+
+def get_grants(request: Request) -> GrantService:
+    grants: GrantService = _services(request).grants
+    return grants
+
+
+def get_codec(request: Request) -> TokenCodec:
+    codec: TokenCodec = _services(request).codec
+    return codec
+
+
+def get_introspector(request: Request) -> Introspector:
+    introspector: Introspector = _services(request).introspector
+    return introspector
+
+
+def get_enrolment(request: Request) -> TotpEnrolment:
+    enrolment: TotpEnrolment = _services(request).enrolment
+    return enrolment
+
+
+def get_database(request: Request) -> Database:
+    db: Database = _services(request).db
+    return db
+
+
+def get_redis_guard(request: Request) -> RedisGuard:
+    guard: RedisGuard = _services(request).redis_guard
+    return guard
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = _services(request).metrics
+    return metrics
+
+
+def get_client(request: Request) -> Client:
+    return client_of(request, _services(request).trusted_proxies)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Users = Annotated[UserRepository, Depends(get_users)]
+Accounts = Annotated[AccountService, Depends(get_accounts)]
+Products = Annotated[ProductRepository, Depends(get_products)]
+Sessions = Annotated[SessionService, Depends(get_sessions)]
+Grants = Annotated[GrantService, Depends(get_grants)]
+Codec = Annotated[TokenCodec, Depends(get_codec)]
+IntrospectorDep = Annotated[Introspector, Depends(get_introspector)]
+Enrolment = Annotated[TotpEnrolment, Depends(get_enrolment)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+RedisGuardDep = Annotated[RedisGuard, Depends(get_redis_guard)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ClientDep = Annotated[Client, Depends(get_client)]
+
+Authenticated = Annotated[Principal, Security(authenticate)]
+Me = Annotated[Principal, Security(authenticate, scopes=[Scope.ME])]
+Admin = Annotated[Principal, Security(authenticate, scopes=[Scope.ADMIN])]
+ReadProducts = Annotated[Principal, Security(authenticate, scopes=[Scope.PRODUCTS_READ])]
+WriteProducts = Annotated[Principal, Security(authenticate, scopes=[Scope.PRODUCTS_WRITE])]

@@ -1,0 +1,102 @@
+"""How domain errors answer outside /token: {"detail": ...} with the status and headers
+each meaning calls for (RFC 6750 challenges, Retry-After). Registered once on the app."""
+
+from typing import Final, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientScope,
+    InvalidField,
+    InvalidToken,
+    KeygateError,
+    MfaRequired,
+    MissingCredentials,
+    NotFound,
+    TooManyAttempts,
+    Unavailable,
+)
+
+FASTAPI_BODY_PARSE_ERROR: Final = "There was an error parsing the body"
+
+# Most specific first: the first class the error is an instance of decides; any other
+# domain error (InvalidRequest, InvalidGrant, Rejected, ...) is a 400.
+STATUS_CODES: Final[tuple[tuple[type[KeygateError], int], ...]] = (
+    (InvalidToken, 401),
+    (MissingCredentials, 401),
+    (InsufficientScope, 403),
+    (MfaRequired, 403),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidField, 422),
+    (TooManyAttempts, 429),
+    (Unavailable, 503),
+)
+
+
+def status_code_of(exc: KeygateError) -> int:
+    return next((status for kind, status in STATUS_CODES if isinstance(exc, kind)), 400)
+
+
+def headers_of(exc: KeygateError) -> dict[str, str]:
+    if isinstance(exc, InvalidToken):
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if isinstance(exc, MissingCredentials):
+        return {
+            "WWW-Authenticate": 'Bearer, Basic realm="keygate"' if exc.basic_enabled else "Bearer"
+        }
+    if isinstance(exc, InsufficientScope):
+        return {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{exc.scope}"'}
+    if isinstance(exc, TooManyAttempts | Unavailable):
+        return {"Retry-After": str(exc.retry_after_seconds)}
+    return {}
+
+
+def detail_of(exc: KeygateError) -> str | list[dict[str, object]]:
+    if isinstance(exc, InvalidField):
+        return [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+    return exc.message
+
+
+async def _render_domain_error(request: Request, raised: Exception) -> JSONResponse:
+    exc = cast(KeygateError, raised)
+    headers = headers_of(exc)
+    # A request that failed after authentication still says how it was authenticated.
+    timing = getattr(request.state, "server_timing", None)
+    if timing is not None:
+        headers["Server-Timing"] = timing
+    return JSONResponse({"detail": detail_of(exc)}, status_code_of(exc), headers=headers)
+
+
+async def _render_validation_error(_: Request, raised: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, raised)
+    # Pydantic echoes the rejected input; a password must never come back in a response.
+    errors = [
+        {k: v for k, v in e.items() if k not in ("input", "ctx", "url")} for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _render_http_error(_: Request, raised: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, raised)
+    if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+        # A body that is not UTF-8 is as invalid as malformed JSON: one 422 for both.
+        errors = [
+            {"loc": ["body"], "msg": "the body is not valid UTF-8 JSON", "type": "json_invalid"}
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+def register_error_renderers(app: FastAPI) -> None:
+    app.add_exception_handler(KeygateError, _render_domain_error)
+    app.add_exception_handler(RequestValidationError, _render_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _render_http_error)

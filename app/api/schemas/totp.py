@@ -1,0 +1,26 @@
+"""The second factor at the HTTP edge."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+Code = Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class TotpEnrolment(BaseModel):
+    secret: str = Field(description="base32, for typing into an authenticator app")
+    otpauth_uri: str
+    qr_svg: str = Field(description="the otpauth URI as a QR code (SVG), for scanning")
+
+
+class TotpConfirm(BaseModel):
+    code: Code
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(description="10 single-use codes; shown only once")
+
+
+class TotpDisable(BaseModel):
+    password: Annotated[str, Field(max_length=1024)]
+    code: Code

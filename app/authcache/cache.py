@@ -1,0 +1,90 @@
+"""The auth cache's Redis operations. Fills use SET NX and changes overwrite: a reader that
+loaded a row just before a write committed can then never put the old row back over the
+change. Keys and their TTLs: app/authcache/keys.py."""
+
+import uuid
+
+from redis.asyncio import Redis
+
+from app.authcache.keys import login_key, session_key, user_key
+from app.authcache.read_batcher import ReadBatcher
+from app.authcache.records import (
+    SessionState,
+    decode_session,
+    decode_user,
+    encode_session,
+    encode_user,
+)
+from app.core.redis import RawValue, RedisGuard
+from app.users.model import User
+
+
+class AuthCache:
+    """Raises CacheUnavailable (from the guard) when Redis cannot be used."""
+
+    def __init__(self, guard: RedisGuard, ttl_seconds: int) -> None:
+        self._guard = guard
+        self._batcher = ReadBatcher(guard)
+        self._ttl_seconds = ttl_seconds
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._ttl_seconds > 0
+
+    async def get_user_and_session(
+        self, user_id: int, session_id: uuid.UUID
+    ) -> tuple[User | None, SessionState | None]:
+        raw_user, raw_session = await self._batcher.mget(
+            [user_key(user_id), session_key(session_id)]
+        )
+        return decode_user(raw_user), decode_session(raw_session)
+
+    async def get_user(self, user_id: int) -> User | None:
+        async def read(r: "Redis") -> RawValue:
+            return await r.get(user_key(user_id))
+
+        return decode_user(await self._guard.run(read))
+
+    async def get_login(self, username: str) -> User | None:
+        async def read(r: "Redis") -> RawValue:
+            return await r.get(login_key(username))
+
+        return decode_user(await self._guard.run(read))
+
+    async def fill_user(self, user: User) -> None:
+        await self._put_user(user, only_if_absent=True)
+
+    async def replace_user(self, user: User) -> None:
+        await self._put_user(user, only_if_absent=False)
+
+    async def _put_user(self, user: User, *, only_if_absent: bool) -> None:
+        value = encode_user(user)
+
+        async def write(r: "Redis") -> None:
+            async with r.pipeline(transaction=False) as pipe:
+                pipe.set(user_key(user.id), value, ex=self._ttl_seconds, nx=only_if_absent)
+                pipe.set(login_key(user.username), value, ex=self._ttl_seconds, nx=only_if_absent)
+                await pipe.execute()
+
+        await self._guard.run(write)
+
+    async def fill_session(self, state: SessionState, now: float) -> None:
+        await self._put_session(state, now, only_if_absent=True)
+
+    async def replace_session(self, state: SessionState, now: float) -> None:
+        await self._put_session(state, now, only_if_absent=False)
+
+    async def _put_session(self, state: SessionState, now: float, *, only_if_absent: bool) -> None:
+        ttl = (
+            self._ttl_seconds
+            if state.is_revoked
+            else min(self._ttl_seconds, int(state.expires_at - now))
+        )
+        if ttl <= 0:
+            return
+        value = encode_session(state)
+
+        async def write(r: "Redis") -> None:
+            await r.set(session_key(state.session_id), value, ex=ttl, nx=only_if_absent)
+
+        await self._guard.run(write)

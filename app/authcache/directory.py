@@ -1,0 +1,177 @@
+"""The read-through: what authentication needs to know about users and sessions, from the
+Redis cache first, then from PostgreSQL; and every change published to the cache once
+PostgreSQL has it (or, when Redis cannot take it, recorded as an invalidation)."""
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from redis.asyncio import Redis
+
+from app.authcache.cache import AuthCache
+from app.authcache.invalidations import InvalidationRepository
+from app.authcache.keys import keys_of
+from app.authcache.records import SessionState
+from app.core.clock import Clock
+from app.core.errors import DatabaseUnavailable
+from app.core.redis import CacheUnavailable
+from app.ops.metrics import Metrics
+from app.users.model import User
+from app.users.repository import UserRepository
+
+log = logging.getLogger(__name__)
+
+Source = Literal["cache", "db"]
+
+
+class SessionStates(Protocol):
+    """Where a session's state is read from on a cache miss (the sessions repository)."""
+
+    async def get_state(self, session_id: uuid.UUID) -> SessionState | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    user: User | None
+    session: SessionState | None
+    source: Source
+
+    def live_user(self, now: float) -> User | None:
+        """The user, if the user is active and the session is theirs, live and not revoked."""
+        user, session = self.user, self.session
+        if user is None or session is None or not user.is_active:
+            return None
+        if session.user_id != user.id or not session.is_live(now):
+            return None
+        return user
+
+
+class AuthDirectory:
+    def __init__(
+        self,
+        *,
+        cache: AuthCache,
+        users: UserRepository,
+        sessions: SessionStates,
+        invalidations: InvalidationRepository,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> None:
+        self._cache = cache
+        self._users = users
+        self._sessions = sessions
+        self._invalidations = invalidations
+        self._metrics = metrics
+        self._clock = clock
+
+    # --- reads (DatabaseUnavailable when PostgreSQL is needed and down) -----------------
+
+    async def user_and_session(self, user_id: int, session_id: uuid.UUID) -> Lookup:
+        user = session = None
+        if self._cache.is_enabled:
+            # Redis unavailable (the guard counts it): PostgreSQL answers.
+            with contextlib.suppress(CacheUnavailable):
+                user, session = await self._cache.get_user_and_session(user_id, session_id)
+        if user is not None and session is not None:
+            self._metrics.cache_hits.labels("bearer").inc()
+            return Lookup(user, session, "cache")
+        self._metrics.cache_misses.labels("bearer").inc()
+        try:
+            if user is None:
+                user = await self._users.get(user_id)
+                if user is not None:
+                    await self._fill_user(user)
+            if session is None:
+                session = await self._sessions.get_state(session_id)
+                if session is not None:
+                    await self._fill_session(session)
+        except DatabaseUnavailable:
+            self._metrics.postgres_fallbacks.inc()
+            raise
+        return Lookup(user, session, "db")
+
+    async def login_record(self, username: str) -> Lookup:
+        return await self._user(
+            "login",
+            lambda: self._cache.get_login(username),
+            lambda: self._users.get_by_username(username),
+        )
+
+    async def user_record(self, user_id: int) -> Lookup:
+        return await self._user(
+            "user", lambda: self._cache.get_user(user_id), lambda: self._users.get(user_id)
+        )
+
+    async def _user(
+        self,
+        kind: str,
+        from_cache: Callable[[], Awaitable[User | None]],
+        from_database: Callable[[], Awaitable[User | None]],
+    ) -> Lookup:
+        if self._cache.is_enabled:
+            try:
+                user = await from_cache()
+            except CacheUnavailable:
+                pass  # the guard counts it; PostgreSQL answers below
+            else:
+                if user is not None:
+                    self._metrics.cache_hits.labels(kind).inc()
+                    return Lookup(user, None, "cache")
+        self._metrics.cache_misses.labels(kind).inc()
+        try:
+            user = await from_database()
+        except DatabaseUnavailable:
+            self._metrics.postgres_fallbacks.inc()
+            raise
+        if user is not None:
+            await self._fill_user(user)
+        return Lookup(user, None, "db")
+
+    async def _fill_user(self, user: User) -> None:
+        if self._cache.is_enabled:
+            with contextlib.suppress(CacheUnavailable):
+                await self._cache.fill_user(user)
+
+    async def _fill_session(self, state: SessionState) -> None:
+        if self._cache.is_enabled:
+            with contextlib.suppress(CacheUnavailable):
+                await self._cache.fill_session(state, self._clock())
+
+    # --- changes (called after PostgreSQL committed them) -------------------------------
+
+    async def publish_user(self, user: User) -> None:
+        if not self._cache.is_enabled:
+            return
+        try:
+            await self._cache.replace_user(user)
+        except CacheUnavailable:
+            await self._invalidations.record(users=[(user.id, user.username)], session_ids=[])
+
+    async def publish_sessions(self, states: list[SessionState]) -> None:
+        if not self._cache.is_enabled or not states:
+            return
+        now = self._clock()
+        try:
+            for state in states:
+                await self._cache.replace_session(state, now)
+        except CacheUnavailable:
+            await self._invalidations.record(users=[], session_ids=[s.session_id for s in states])
+
+    async def publish_live_session(self, state: SessionState) -> None:
+        """Puts a session's state in Redis or raises CacheUnavailable: for a session that
+        PostgreSQL does not have yet, Redis is the only place requests can find it."""
+        await self._cache.replace_session(state, self._clock())
+
+    async def apply_pending_invalidations(self, redis: "Redis") -> None:
+        """Runs before a recovered Redis is trusted again (if it fails, Redis stays distrusted)
+        and whenever a worker records invalidations (NOTIFY)."""
+        pending = await self._invalidations.recent()
+        if pending:
+            await redis.delete(*keys_of(pending.users, pending.session_ids))
+            log.info(
+                "applied %d cache invalidations recorded while redis was unreachable",
+                len(pending.users) + len(pending.session_ids),
+            )

@@ -1,0 +1,65 @@
+"""Cache invalidations that could not reach Redis, kept in PostgreSQL.
+
+Entries are not consumed: every worker applies every recent one to the Redis it uses (deleting
+a key twice only costs a cache miss), so no worker, deployment or test app can take an entry
+from another. An entry older than the cache's TTL can no longer matter (what it invalidates
+has expired from Redis) and is deleted."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from app.core.db import Database
+
+NOTIFY_CHANNEL: Final = "keygate_cache_invalidations"
+# Past the cache TTL, plus this, an entry's keys have expired from Redis anyway.
+MARGIN_SECONDS: Final = 60
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInvalidations:
+    users: list[tuple[int, str]]
+    session_ids: list[uuid.UUID]
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.session_ids)
+
+
+class InvalidationRepository:
+    def __init__(self, db: Database, cache_ttl_seconds: int) -> None:
+        self._db = db
+        self._window_seconds = cache_ttl_seconds + MARGIN_SECONDS
+
+    async def record(self, *, users: list[tuple[int, str]], session_ids: list[uuid.UUID]) -> None:
+        """Keeps the invalidations and tells every listening worker (delivered at commit)."""
+        rows: list[tuple[int | None, str | None, uuid.UUID | None]] = [
+            (u, name, None) for u, name in users
+        ]
+        rows += [(None, None, s) for s in session_ids]
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO cache_invalidations (user_id, username, session_id)"
+                " VALUES ($1, $2, $3)",
+                rows,
+            )
+            await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+    async def recent(self) -> PendingInvalidations:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT user_id, username, session_id FROM cache_invalidations"
+                " WHERE created_at > now() - make_interval(secs => $1)",
+                self._window_seconds,
+            )
+        return PendingInvalidations(
+            users=sorted({(r["user_id"], r["username"]) for r in rows if r["user_id"] is not None}),
+            session_ids=[r["session_id"] for r in rows if r["session_id"] is not None],
+        )
+
+    async def delete_expired(self) -> None:
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "DELETE FROM cache_invalidations"
+                " WHERE created_at <= now() - make_interval(secs => $1)",
+                self._window_seconds,
+            )

@@ -1,0 +1,57 @@
+"""Every Redis key keygate uses, in one place (all prefixed `kg:`).
+
+Auth cache (app/authcache/cache.py), each for AUTH_CACHE_TTL_SECONDS:
+- `user:{id}` and `login:{lower(username)}`: the User that login and the security
+  dependency need (JSON);
+- `session:{uuid}`: SessionState (JSON), for min(AUTH_CACHE_TTL_SECONDS, time to expiry);
+  a revoked session is kept as a tombstone rather than deleted.
+Throttling (app/login/throttle.py), sorted sets of failure times, LOGIN_LOCKOUT_SECONDS:
+- `fail:ua:{name}:{address}`, `fail:u:{name}`, `fail:a:{address}`.
+Second factor (app/mfa/verification.py):
+- `totp-step:{user id}`: the last TOTP time step used, a little longer than the drift window.
+Sessions started while PostgreSQL was down (app/sessions/journal.py):
+- `pending-sessions`: a list, until PostgreSQL takes them.
+
+Redis holds nothing that cannot be rebuilt from PostgreSQL, and never a password or an
+unkeyed digest of one.
+"""
+
+import uuid
+from typing import Final
+
+PREFIX: Final = "kg:"
+JOURNAL_KEY: Final = f"{PREFIX}pending-sessions"
+
+
+def user_key(user_id: int) -> str:
+    return f"{PREFIX}user:{user_id}"
+
+
+def login_key(username: str) -> str:
+    return f"{PREFIX}login:{username.lower()}"
+
+
+def session_key(session_id: uuid.UUID) -> str:
+    return f"{PREFIX}session:{session_id}"
+
+
+def totp_step_key(user_id: int) -> str:
+    return f"{PREFIX}totp-step:{user_id}"
+
+
+def failures_of_name_from_address_key(name: str, address: str) -> str:
+    return f"{PREFIX}fail:ua:{name}:{address}"
+
+
+def failures_of_name_key(name: str) -> str:
+    return f"{PREFIX}fail:u:{name}"
+
+
+def failures_from_address_key(address: str) -> str:
+    return f"{PREFIX}fail:a:{address}"
+
+
+def keys_of(users: list[tuple[int, str]], session_ids: list[uuid.UUID]) -> list[str]:
+    """The cache entries of these users (id, username) and sessions."""
+    keys = [user_key(u) for u, _ in users] + [login_key(name) for _, name in users]
+    return keys + [session_key(s) for s in session_ids]

@@ -1,0 +1,52 @@
+"""What the auth cache stores, and how it is written to and read from Redis."""
+
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from app.core.redis import RawValue
+from app.users.model import User
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    session_id: uuid.UUID
+    user_id: int
+    expires_at: float
+    is_revoked: bool
+
+    def is_live(self, now: float) -> bool:
+        return not self.is_revoked and now < self.expires_at
+
+
+def encode_user(user: User) -> bytes:
+    fields = asdict(user)
+    fields["created_at"] = user.created_at.isoformat()
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def decode_user(raw: RawValue) -> User | None:
+    """None for a miss, and for an entry of another shape (written by an older version):
+    that is a miss too, answered from PostgreSQL until the entry expires."""
+    if not raw:
+        return None
+    try:
+        fields = json.loads(raw)
+        fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+        return User(**fields)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def encode_session(state: SessionState) -> bytes:
+    return json.dumps(
+        [str(state.session_id), state.user_id, state.expires_at, state.is_revoked]
+    ).encode()
+
+
+def decode_session(raw: RawValue) -> SessionState | None:
+    if not raw:
+        return None
+    session_id, user_id, expires_at, is_revoked = json.loads(raw)
+    return SessionState(uuid.UUID(session_id), user_id, expires_at, is_revoked)

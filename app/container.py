@@ -1,0 +1,167 @@
+"""Builds every long-lived object once per process: pool, Redis, repositories, services."""
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.accounts.service import AccountService
+from app.authcache.cache import AuthCache
+from app.authcache.directory import AuthDirectory
+from app.authcache.invalidations import InvalidationRepository
+from app.core.client_address import Network
+from app.core.clock import Clock
+from app.core.db import Database, create_database
+from app.core.redis import RedisGuard, create_redis
+from app.core.settings import Settings
+from app.login.authenticator import Authenticator
+from app.login.basic_verifier import BasicVerifierCache
+from app.login.password_check import PasswordCheck
+from app.login.throttle import LoginThrottle
+from app.mfa.challenges import Challenges
+from app.mfa.enrolment import TotpEnrolment
+from app.mfa.repository import TotpRepository
+from app.mfa.totp import SecretCipher
+from app.mfa.verification import CodeVerifier
+from app.oauth.grants import GrantService
+from app.oauth.introspection import Introspector
+from app.ops.metrics import Metrics
+from app.products.repository import ProductRepository
+from app.sessions.journal import SessionJournal
+from app.sessions.repository import SessionRepository
+from app.sessions.service import SessionService
+from app.tokens.codec import TokenCodec, load_key_set
+from app.users.passwords import PasswordHasher
+from app.users.repository import UserRepository
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    db: Database
+    redis: Redis
+    redis_guard: RedisGuard
+    metrics: Metrics
+    hasher: PasswordHasher
+    users: UserRepository
+    products: ProductRepository
+    directory: AuthDirectory
+    invalidations: InvalidationRepository
+    sessions: SessionService
+    throttle: LoginThrottle
+    authenticator: Authenticator
+    codec: TokenCodec
+    grants: GrantService
+    challenges: Challenges
+    enrolment: TotpEnrolment
+    accounts: AccountService
+    introspector: Introspector
+    trusted_proxies: tuple[Network, ...]
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.db.pool.close()
+        self.hasher.close()
+
+
+async def build_container(settings: Settings, metrics: Metrics, clock: Clock) -> Container:
+    db = await create_database(settings)
+    redis = create_redis(settings)
+    guard = RedisGuard(redis)
+    guard.on_unavailable = metrics.redis_fallbacks.inc
+    hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
+    await hasher.warm_up()
+    users = UserRepository(db)
+    session_repository = SessionRepository(db)
+    invalidations = InvalidationRepository(db, settings.auth_cache_ttl_seconds)
+    directory = AuthDirectory(
+        cache=AuthCache(guard, settings.auth_cache_ttl_seconds),
+        users=users,
+        sessions=session_repository,
+        invalidations=invalidations,
+        metrics=metrics,
+        clock=clock,
+    )
+    guard.on_recovery = directory.apply_pending_invalidations
+    sessions = SessionService(
+        repository=session_repository,
+        journal=SessionJournal(guard, session_repository),
+        directory=directory,
+        clock=clock,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
+    throttle = LoginThrottle(
+        guard=guard,
+        db=db,
+        clock=clock,
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_lockout_seconds,
+    )
+    passwords = PasswordCheck(directory=directory, users=users, hasher=hasher, throttle=throttle)
+    signing_secret = settings.signing_secret()
+    totp_key = settings.totp_encryption_key
+    cipher = SecretCipher(totp_key.get_secret_value() if totp_key else signing_secret)
+    totp_repository = TotpRepository(db)
+    codes = CodeVerifier(repository=totp_repository, cipher=cipher, guard=guard, clock=clock)
+    challenges = Challenges(
+        repository=totp_repository, clock=clock, max_failures=settings.login_max_failures
+    )
+    codec = TokenCodec(
+        keys=load_key_set(settings, signing_secret),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        clock=clock,
+    )
+    return Container(
+        settings=settings,
+        db=db,
+        redis=redis,
+        redis_guard=guard,
+        metrics=metrics,
+        hasher=hasher,
+        users=users,
+        products=ProductRepository(db),
+        directory=directory,
+        invalidations=invalidations,
+        sessions=sessions,
+        throttle=throttle,
+        authenticator=Authenticator(
+            codec=codec,
+            directory=directory,
+            passwords=passwords,
+            basic_verifier=BasicVerifierCache(),
+            basic_enabled=settings.basic_auth_enabled,
+            clock=clock,
+        ),
+        codec=codec,
+        grants=GrantService(
+            directory=directory,
+            passwords=passwords,
+            throttle=throttle,
+            codes=codes,
+            challenges=challenges,
+            sessions=sessions,
+            codec=codec,
+            metrics=metrics,
+        ),
+        challenges=challenges,
+        enrolment=TotpEnrolment(
+            repository=totp_repository,
+            users=users,
+            cipher=cipher,
+            codes=codes,
+            directory=directory,
+            clock=clock,
+        ),
+        accounts=AccountService(
+            users=users,
+            hasher=hasher,
+            sessions=sessions,
+            directory=directory,
+            totp=totp_repository,
+            codes=codes,
+            registration_open=settings.registration_open,
+        ),
+        introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
+        trusted_proxies=settings.trusted_proxy_networks,
+    )

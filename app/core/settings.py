@@ -1,0 +1,106 @@
+"""Settings named after the contract's environment variables (docs/contract.md, Configuration)."""
+
+import secrets
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.client_address import Network, parse_networks
+
+MIN_SECRET_BYTES: Final = 32
+DEV_SECRET_FILE: Final = Path(".keygate-jwt-secret")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/keygate"
+    # A direct (session) connection for LISTEN, when DATABASE_URL goes through PgBouncer in
+    # transaction mode; DATABASE_URL when unset.
+    database_listen_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    app_env: Literal["development", "production"] = "development"
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "ES256", "RS256"] = "HS256"
+    jwt_private_key_file: Path | None = None
+
+    # Comma-separated PEM files of retired keys, still verified and published.
+    jwt_previous_public_key_files: str = ""
+    jwt_issuer: str = "keygate"
+    jwt_audience: str = "keygate"
+    access_token_ttl_seconds: int = Field(900, ge=1)
+    refresh_token_ttl_seconds: int = Field(1_209_600, ge=1)
+    auth_cache_ttl_seconds: int = Field(300, ge=0)
+    bcrypt_rounds: int = Field(12, ge=4, le=31)
+    login_max_failures: int = Field(5, ge=1)
+    login_lockout_seconds: int = Field(300, ge=1)
+    registration_open: bool = True
+    basic_auth_enabled: bool = True
+    # Comma-separated addresses or networks whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
+    # Key material for TOTP secrets at rest; derived from the JWT secret when unset.
+    totp_encryption_key: SecretStr | None = None
+    # Logins (per worker) allowed to wait for a bcrypt thread before /token answers 503.
+    login_queue_size: int = Field(8, ge=1)
+    database_pool_size: int = Field(10, ge=1)
+    # 0 behind PgBouncer in transaction mode (prepared statements do not survive a switch).
+    database_statement_cache_size: int = Field(100, ge=0)
+    redis_timeout_seconds: float = Field(0.25, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator(
+        "jwt_secret",
+        "totp_encryption_key",
+        "jwt_private_key_file",
+        "database_listen_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _proxies_parse(self) -> "Settings":
+        parse_networks(self.trusted_proxies)
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @model_validator(mode="after")
+    def _asymmetric_needs_a_key_file(self) -> "Settings":
+        if self.jwt_algorithm != "HS256" and self.jwt_private_key_file is None:
+            raise ValueError(
+                f"JWT_PRIVATE_KEY_FILE must be set when JWT_ALGORITHM={self.jwt_algorithm}"
+            )
+        return self
+
+    @property
+    def previous_public_key_paths(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.jwt_previous_public_key_files.split(",") if p.strip()]
+
+    @model_validator(mode="after")
+    def _production_needs_a_strong_secret(self) -> "Settings":
+        if self.app_env == "production":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes "
+                    "when APP_ENV=production"
+                )
+        return self
+
+    def signing_secret(self, dev_secret_file: Path = DEV_SECRET_FILE) -> str:
+        """The HS256 key: JWT_SECRET, or in development one generated once and kept on disk
+        (untracked) so that restarts do not log everyone out."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if dev_secret_file.exists():
+            return dev_secret_file.read_text().strip()
+        secret = secrets.token_urlsafe(48)
+        dev_secret_file.touch(mode=0o600)
+        dev_secret_file.write_text(secret)
+        return secret

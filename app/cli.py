@@ -130,7 +130,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         forwarded_allow_ips="",
         # On SIGTERM: stop accepting, let in-flight requests finish, then close the pools.
         timeout_graceful_shutdown=20,
-        log_config=logging_config(settings.log_level),
+        log_config=logging_config(settings.log_level, settings.effective_log_format),
         access_log=False,
     )
 

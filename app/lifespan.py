@@ -64,6 +64,7 @@ class Services:
     second_factor: SecondFactor
     introspector: Introspector
     invalidations: InvalidationRepository
+    throttle: LoginThrottle
     trusted_proxies: tuple[Network, ...]
 
 
@@ -158,6 +159,7 @@ async def build_services(settings: Settings, metrics: Metrics, clock: Clock) -> 
         introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,
         invalidations=invalidations,
+        throttle=throttle,
     )
 
 

@@ -71,6 +71,21 @@ class UserService:
         await self._directory.publish_user(updated)
         await self._sessions.end_all(user_id, except_session=keep_session)
 
+    async def set_password(self, user_id: int, new_password: str) -> None:
+        """An operator's reset: no current password asked, the policy applied, every session
+        ended, and the old password refused at once everywhere (the cache holds the new hash)."""
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound
+        check_password(new_password, user.username)
+        updated = await self._users.set_password_hash(
+            user_id, await self._hasher.hash(new_password)
+        )
+        if updated is None:
+            raise NotFound
+        await self._directory.publish_user(updated)
+        await self._sessions.end_all(user_id)
+
     async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> UserRecord:
         updated = await self._users.update_profile(user_id, changes)
         if updated is None:

@@ -1,4 +1,4 @@
-"""The `keygate` command: migrate, serve, users create, demo."""
+"""The `keygate` command: migrate, serve, users, sessions, demo, keys."""
 
 import argparse
 import asyncio
@@ -17,11 +17,21 @@ from redis.exceptions import RedisError
 
 from app.api.schemas.users import UserCreate
 from app.core.db import CONNECTION_ERRORS, create_database
-from app.core.redis import create_redis
+from app.core.errors import InvalidField
+from app.core.redis import CacheUnavailable, create_redis
 from app.core.settings import Settings
 from app.ops.logging import logging_config
 from app.products.repository import ProductRepository
 from app.tokens.keys import KeyFileError, generate_private_key_file
+from app.user_commands import (
+    NoSuchUser,
+    end_sessions,
+    list_users,
+    set_active,
+    set_password,
+    unlock,
+    user_table,
+)
 from app.users.passwords import PasswordHasher
 from app.users.repository import UsernameTaken, UserRepository
 
@@ -31,6 +41,10 @@ DEMO_PRODUCTS: Final = [
     ("WINE GLASS", Decimal("9.75")),
 ]
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+EXIT_NO_SUCH_USER: Final = 3
+EXIT_CODES: Final = (
+    "exit status: 0 done, 1 error (one line on stderr), 2 usage error, 3 no such user"
+)
 
 
 class CommandError(Exception):
@@ -129,7 +143,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         forwarded_allow_ips="",
         # On SIGTERM: stop accepting, let in-flight requests finish, then close the pools.
         timeout_graceful_shutdown=20,
-        log_config=logging_config(settings.log_level),
+        log_config=logging_config(settings.log_level, settings.effective_log_format),
         access_log=False,
     )
 
@@ -182,6 +196,35 @@ async def load_demo(settings: Settings) -> None:
     print(f"demo products: {added} added, {len(DEMO_PRODUCTS) - added} already there")
 
 
+async def run_user_command(settings: Settings, args: argparse.Namespace) -> None:
+    """users list / set-password / disable / enable / unlock and sessions end."""
+    command = args.users_command if args.command == "users" else "end-sessions"
+    password = read_new_password(args.password_stdin) if command == "set-password" else ""
+    await check_postgres(settings)
+    if command == "list":
+        users = await list_users(settings, admins_only=args.admin, inactive_only=args.inactive)
+        print(user_table(users))
+    elif command == "set-password":
+        try:
+            user = await set_password(settings, args.username, password)
+        except InvalidField as exc:
+            raise CommandError(f"invalid password: {exc}") from exc
+        print(f"set the password of {user.username} (id {user.id}); every session ended")
+    elif command in ("disable", "enable"):
+        user = await set_active(settings, args.username, active=command == "enable")
+        ended = "; every session ended" if command == "disable" else ""
+        print(f"{command}d {user.username} (id {user.id}){ended}")
+    elif command == "unlock":
+        try:
+            user = await unlock(settings, args.username)
+        except CacheUnavailable as exc:
+            raise CommandError(f"Redis is unreachable at {redacted(settings.redis_url)}") from exc
+        print(f"unlocked {user.username} (id {user.id}): failed logins forgotten")
+    else:
+        user, count = await end_sessions(settings, args.user)
+        print(f"ended {count} session(s) of {user.username} (id {user.id})")
+
+
 def generate_key(settings: Settings, *, force: bool) -> None:
     algorithm, path = settings.jwt_algorithm, settings.jwt_private_key_file
     if algorithm == "HS256" or path is None:
@@ -205,8 +248,51 @@ def generate_key(settings: Settings, *, force: bool) -> None:
         print("restart keygate to sign with it; /.well-known/jwks.json publishes it")
 
 
+def add_user_commands(
+    users: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+) -> None:
+    def command(
+        parent: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, text: str
+    ) -> argparse.ArgumentParser:
+        return parent.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    listing = command(users, "list", "list users: id, username, email, admin, active, totp")
+    listing.add_argument("--admin", action="store_true", help="only admins")
+    listing.add_argument("--inactive", action="store_true", help="only disabled users")
+    set_pw = command(
+        users, "set-password", "set a user's password (the policy applies); ends every session"
+    )
+    set_pw.add_argument("username")
+    set_pw.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    for name, text in [
+        ("disable", "disable a user: logins refused, every session ended at once"),
+        ("enable", "enable a disabled user again"),
+        ("unlock", "forget a user's failed logins, so a throttled user may log in at once"),
+    ]:
+        command(users, name, text).add_argument("username")
+    sessions = commands.add_parser("sessions", help="end sessions").add_subparsers(
+        dest="sessions_command", required=True
+    )
+    end = command(sessions, "end", "end every session of a user at once")
+    end.add_argument("--user", required=True, metavar="USERNAME")
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="keygate", description=__doc__)
+    root = argparse.ArgumentParser(
+        prog="keygate",
+        description=__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create the database if missing, then upgrade to head")
     serve_cmd = commands.add_parser("serve", help="serve the API")
@@ -224,6 +310,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    add_user_commands(users, commands)
     commands.add_parser("demo", help="load the demo products (idempotent)")
     keys = commands.add_parser("keys", help="signing keys for ES256/RS256").add_subparsers(
         dest="keys_command", required=True
@@ -243,15 +330,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             migrate(settings)
         elif args.command == "serve":
             serve(settings, args.host, args.port, args.workers)
-        elif args.command == "users":
+        elif args.command == "users" and args.users_command == "create":
             password = read_new_password(args.password_stdin)
             asyncio.run(create_user(settings, args, password))
+        elif args.command in ("users", "sessions"):
+            asyncio.run(run_user_command(settings, args))
         elif args.command == "demo":
             asyncio.run(load_demo(settings))
         elif args.command == "keys":
             generate_key(settings, force=args.force)
     except CommandError as exc:
         sys.exit(f"keygate: {exc}")
+    except NoSuchUser as exc:
+        print(f"keygate: {exc}", file=sys.stderr)
+        sys.exit(EXIT_NO_SUCH_USER)
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -1,7 +1,7 @@
 """keygate's benchmark: the service measured against its own ceiling (issue 8).
 
-    uv run python bench/run.py           # full mode, under ten minutes
-    uv run python bench/run.py --quick   # a few seconds a figure: checks that it all works
+    uv run --group bench python bench/run.py          # full mode, under ten minutes
+    uv run --group bench python bench/run.py --quick  # a few seconds a figure: checks it works
 
 It installs wrk when it is missing (Debian's package), empties its own database
 (keygate_bench) and Redis database (12), starts `keygate serve --workers 2` on a free port of
@@ -333,7 +333,7 @@ def main() -> None:
     profile = QUICK if parser.parse_args().quick else FULL
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     if find_spec("matplotlib") is None:
-        sys.exit("bench: matplotlib is missing (it is in the dev dependencies): run `uv sync`")
+        sys.exit("bench: matplotlib is missing: run `uv run --group bench python bench/run.py`")
     wrk = loadgen.ensure_wrk()
     minutes = (profile.load_seconds() + OVERHEAD_SECONDS) / 60
     print(f"keygate benchmark, {profile.name} mode: about {minutes:.0f} min")

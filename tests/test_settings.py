@@ -6,12 +6,22 @@ from pydantic import ValidationError
 
 from app.core.settings import Settings
 
-ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+ROOT = Path(__file__).resolve().parent.parent
+ENV_EXAMPLE = ROOT / ".env.example"
+README = ROOT / "README.md"
+EVERY_SETTING = {name.upper() for name in Settings.model_fields}
 
 
 def test_env_example_lists_every_setting():
     listed = set(re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
-    assert listed == {name.upper() for name in Settings.model_fields}
+    assert listed == EVERY_SETTING
+
+
+def test_the_readme_settings_table_lists_every_setting():
+    section = README.read_text().split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    first_cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    listed = {name for cell in first_cells for name in re.findall(r"`([A-Z_]+)`", cell)}
+    assert listed == EVERY_SETTING
 
 
 @pytest.mark.parametrize("secret", [None, "too-short"])

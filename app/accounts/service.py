@@ -89,6 +89,16 @@ class AccountService:
         )
         await self._publish_and_end_sessions(updated, keep_session=keep_session)
 
+    async def set_password(self, user_id: int, new_password: str) -> None:
+        """An operator's reset: no current password asked, the policy applied, every session
+        ended, and the old password refused at once everywhere (the cache holds the new hash)."""
+        user = await self._get(user_id)
+        check_password(new_password, user.username)
+        updated = await self._users.set_password_hash(
+            user_id, await self._hasher.hash(new_password)
+        )
+        await self._publish_and_end_sessions(updated, keep_session=None)
+
     async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> User:
         updated = await self._users.update_profile(user_id, changes)
         if updated is None:

@@ -49,17 +49,27 @@ class Settings(BaseSettings):
     database_statement_cache_size: int = Field(100, ge=0)
     redis_timeout_seconds: float = Field(0.25, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # console (one readable line a record) or json; unset: console in development, json in
+    # production (see effective_log_format).
+    log_format: Literal["console", "json"] | None = None
 
     @field_validator(
         "jwt_secret",
         "totp_encryption_key",
         "jwt_private_key_file",
         "database_listen_url",
+        "log_format",
         mode="before",
     )
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.app_env == "production" else "console"
 
     @model_validator(mode="after")
     def _proxies_parse(self) -> "Settings":

@@ -10,6 +10,7 @@ While Redis is unreachable the same windows are kept in PostgreSQL: throttling n
 Times come from the app's clock, so tests move time instead of sleeping.
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -131,6 +132,27 @@ class LoginThrottle:
         except CacheUnavailable:
             async with self._db.connection() as conn:
                 await conn.execute("DELETE FROM login_failures WHERE key = $1", key)
+
+    async def unlock(self, username: str) -> None:
+        """An operator's unlock: clears that username's windows, from every address, in Redis
+        and in PostgreSQL. Raises CacheUnavailable when Redis cannot be reached."""
+        name = username.lower()[:KEY_USERNAME_CHARS]
+        per_address = f"kg:fail:ua:{name}:"
+        everywhere = f"kg:fail:u:{name}"
+
+        async def run(redis: Redis) -> None:
+            # SCAN's pattern is a glob: escape the name so that it matches itself only.
+            pattern = re.sub(r"([*?\[\]\\])", r"\\\1", per_address) + "*"
+            keys = [key async for key in redis.scan_iter(match=pattern, count=500)]
+            await redis.delete(everywhere, *keys)
+
+        await self._guard.run(run)
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "DELETE FROM login_failures WHERE key = $1 OR starts_with(key, $2)",
+                everywhere,
+                per_address,
+            )
 
     async def _wait_from_database(self, windows: list[Window], now: float) -> float:
         since = datetime.fromtimestamp(now - self._window_seconds, UTC)

@@ -1,8 +1,11 @@
-"""JSON logs, one object a line, each with the request id of the request it belongs to."""
+"""Logs on standard output, each record with the request id of the request it belongs to:
+JSON, one object a line, for machines (production), or one short line a record for a person
+at a terminal (development)."""
 
+import json
 import logging
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 
@@ -10,6 +13,9 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 JSON_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
 RENAMED: Final = {"asctime": "time", "levelname": "level", "name": "logger"}
+CONSOLE_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+LogFormat = Literal["console", "json"]
 
 
 class RequestIdFilter(logging.Filter):
@@ -18,29 +24,60 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def logging_config(level: str) -> dict[str, Any]:
+def printable(text: str) -> str:
+    """A request path as the console shows it: control characters escaped, so that a path
+    cannot start a forged line of its own."""
+    return json.dumps(text)[1:-1]
+
+
+class ConsoleFormatter(logging.Formatter):
+    """One line a record. A request reads `2026-11-30 08:01:02.345 GET /users/me 200 3.1ms
+    user=7`; anything else `time LEVEL logger: message`."""
+
+    default_msec_format = "%s.%03d"
+
+    def __init__(self) -> None:
+        super().__init__(CONSOLE_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        method = getattr(record, "method", None)
+        if method is None:
+            return super().format(record)
+        user_id = getattr(record, "user_id", None)
+        return (
+            f"{self.formatTime(record)} {method} {printable(getattr(record, 'path', ''))}"
+            f" {getattr(record, 'status', '-')} {getattr(record, 'duration_ms', '-')}ms"
+            f" user={'-' if user_id is None else user_id}"
+        )
+
+
+FORMATTERS: Final[dict[LogFormat, dict[str, Any]]] = {
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": JSON_FORMAT,
+        "rename_fields": RENAMED,
+        # uvicorn adds an ANSI-coloured copy of each message; one copy is enough.
+        "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
+    },
+    "console": {"()": ConsoleFormatter},
+}
+
+
+def logging_config(level: str, log_format: LogFormat = "json") -> dict[str, Any]:
     """For logging.config.dictConfig and uvicorn's log_config: keygate's and uvicorn's own
-    records alike go to stdout as JSON. uvicorn's access log is replaced by keygate's, which
-    knows the request id, the duration and the user."""
+    records alike go to stdout in `log_format`. uvicorn's access log is replaced by keygate's,
+    which knows the request id, the duration and the user."""
     handler = {
         "class": "logging.StreamHandler",
         "stream": "ext://sys.stdout",
-        "formatter": "json",
+        "formatter": log_format,
         "filters": ["request_id"],
     }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": {
-            "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
-                "fmt": JSON_FORMAT,
-                "rename_fields": RENAMED,
-                # uvicorn adds an ANSI-coloured copy of each message; one copy is enough.
-                "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
-            }
-        },
+        "formatters": {log_format: FORMATTERS[log_format]},
         "handlers": {"stdout": handler},
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {

@@ -138,10 +138,11 @@ class SessionService:
         session = await self._repository.current_refresh_token_session(token_hash(refresh_token))
         return session if session is not None and self._is_live(session) else None
 
-    async def end_all(self, user_id: int, *, except_session: uuid.UUID | None = None) -> None:
+    async def end_all(self, user_id: int, *, except_session: uuid.UUID | None = None) -> int:
         await self.flush_journal()
         ended = await self._repository.revoke_all_for_user(user_id, except_session=except_session)
         await self._directory.publish_sessions([s.state for s in ended])
+        return len(ended)
 
     async def list_live(self, user_id: int) -> list[SessionRow]:
         await self.flush_journal()

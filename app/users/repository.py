@@ -70,6 +70,16 @@ class UserRepository:
             total = await conn.fetchval("SELECT count(*) FROM users")
         return [user_from_row(r) for r in rows], total
 
+    async def listing(self, *, admins_only: bool, inactive_only: bool) -> list[User]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {USER_COLUMNS} FROM users"
+                " WHERE (is_admin OR NOT $1) AND (NOT is_active OR NOT $2) ORDER BY id",
+                admins_only,
+                inactive_only,
+            )
+        return [user_from_row(r) for r in rows]
+
     async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> User | None:
         """Sets only the fields present in `changes` (a field may be set to null)."""
         async with self._db.connection() as conn:

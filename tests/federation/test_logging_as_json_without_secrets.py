@@ -127,7 +127,7 @@ class FlowRun:
 
 async def run_flow(tmp_path, database) -> FlowRun:
     """The whole flow against a served process, stopped with SIGTERM at the end."""
-    async with served_keygate(tmp_path, JWT_SECRET=JWT_SECRET) as served:
+    async with served_keygate(tmp_path, JWT_SECRET=JWT_SECRET, LOG_FORMAT="json") as served:
         async with httpx.AsyncClient(base_url=served.url) as http:
             flow = Flow(http)
             access_tokens, refresh_tokens = await whole_flow(flow)

@@ -25,6 +25,7 @@ from tests.factories import DEFAULT_PASSWORD, Login, basic, login
 from .conftest import client_of, free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+MISSING = "pgbouncer is not installed: install the Debian package pgbouncer (scripts/test does)"
 START_SECONDS = 15.0
 # Fewer server connections than the app's pool, so transactions of different app connections
 # really do share server connections (what transaction mode is about).
@@ -96,6 +97,8 @@ async def wait_until_listening(url: str, process: asyncio.subprocess.Process, lo
 
 @pytest.fixture
 async def pgbouncer(database) -> AsyncIterator[Bouncer]:
+    if not os.access(PGBOUNCER, os.X_OK):
+        pytest.fail(MISSING, pytrace=False)
     database_name = urlsplit(TEST_DATABASE_URL).path.lstrip("/")
     # Not tmp_path: pytest's base directory is 0700, and pgbouncer runs as postgres.
     directory = Path(tempfile.mkdtemp(prefix="keygate-pgbouncer-"))

@@ -17,7 +17,9 @@ IN_FLIGHT = 4
 
 @pytest.fixture
 async def slow_server(tmp_path) -> AsyncIterator[ServedKeygate]:
-    async with served_keygate(tmp_path, BCRYPT_ROUNDS="12", JWT_SECRET="s" * 40) as served:
+    async with served_keygate(
+        tmp_path, BCRYPT_ROUNDS="12", JWT_SECRET="s" * 40, LOG_FORMAT="json"
+    ) as served:
         async with httpx.AsyncClient(base_url=served.url) as http:
             registered = await http.post(
                 "/users", json={"username": "erin", "password": PASSWORD}, timeout=30

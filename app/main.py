@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from app.api.account_page import add_account_page
 from app.auth.discovery import router as discovery_router
 from app.auth.router import router as auth_router
 from app.clock import Clock, system_clock
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     install_openapi(app)
     app.add_middleware(RequestObserver, metrics=metrics)
     add_docs(app)
+    if settings.account_page_enabled:
+        add_account_page(app)
     routers = (
         auth_router,
         discovery_router,

@@ -150,15 +150,21 @@ function refreshTokens() {
   return refreshing;
 }
 
+// The access token, unless the user signed out while a request was on its way.
+function accessToken() {
+  if (!tokens) throw new ApiFailure("", { ended: true });
+  return tokens.access;
+}
+
 // An authenticated call; refreshes the access token first when it is about to expire, and once
 // more if the server still says it is not valid.
 async function api(path, { method = "GET", json } = {}, messages = {}) {
   if (!tokens) throw endSession();
   if (Date.now() > tokens.expiresAt - REFRESH_MARGIN_MS) await refreshTokens();
-  let response = await send(path, { method, json, bearer: tokens.access });
+  let response = await send(path, { method, json, bearer: accessToken() });
   if (response.status === 401) {
     await refreshTokens();
-    response = await send(path, { method, json, bearer: tokens.access });
+    response = await send(path, { method, json, bearer: accessToken() });
     if (response.status === 401) throw endSession();
   }
   if (response.status === 204) return null;
@@ -444,7 +450,8 @@ $("totp-begin").addEventListener("click", async () => {
   } catch (failed) {
     if (failed.ended) return;
     if (failed.status === 409) {
-      renderProfile(await api("/users/me"));
+      // Turned on meanwhile (in another tab, say): show it as it is.
+      await api("/users/me").then(renderProfile, () => {});
       return;
     }
     error.textContent = messageOf(failed);
@@ -456,7 +463,10 @@ onSubmit("totp-confirm-form", async (form) => {
   const confirmed = await api(
     "/users/me/totp/confirm",
     { method: "POST", json: { code: value(form, "code").trim() } },
-    { 400: "That code is wrong. Check the app and enter the code it shows now." },
+    {
+      400: "That code is wrong. Check the app and enter the code it shows now.",
+      409: "This set-up is no longer in progress. Reload the page and start again.",
+    },
   );
   form.reset();
   $("totp-qr").removeAttribute("src");
@@ -501,7 +511,7 @@ onSubmit("totp-disable-form", async (form) => {
   await api(
     "/users/me/totp/disable",
     { method: "POST", json: { password: value(form, "password"), code: value(form, "code").trim() } },
-    { 400: "The password or the code is wrong." },
+    { 400: "The password or the code is wrong.", 409: "Two-step sign-in is already off." },
   );
   form.reset();
   totpStage = "off";

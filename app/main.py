@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from app.api.account_page import add_account_page
 from app.api.docs import add_docs
 from app.api.errors import register_error_renderers
 from app.api.openapi import install_openapi
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     install_openapi(app)
     app.add_middleware(RequestObserver, metrics=app_metrics)
     add_docs(app)
+    if settings.account_page_enabled:
+        add_account_page(app)
     for module in (token, discovery, users, totp, products, health, metrics):
         app.include_router(module.router)
     return app

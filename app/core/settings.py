@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(300, ge=1)
     registration_open: bool = True
     basic_auth_enabled: bool = True
+    account_page_enabled: bool = True
     # Comma-separated addresses or networks whose X-Forwarded-For is believed.
     trusted_proxies: str = ""
     # Key material for TOTP secrets at rest; derived from the JWT secret when unset.

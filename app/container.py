@@ -12,7 +12,7 @@ from app.core.client_address import Network
 from app.core.clock import Clock
 from app.core.db import Database, create_database
 from app.core.redis import RedisGuard, create_redis
-from app.core.settings import Settings
+from app.core.settings import Settings, fernet_keys
 from app.login.authenticator import Authenticator
 from app.login.basic_verifier import BasicVerifierCache
 from app.login.password_check import PasswordCheck
@@ -98,8 +98,12 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
     )
     passwords = PasswordCheck(directory=directory, users=users, hasher=hasher, throttle=throttle)
     signing_secret = settings.signing_secret()
-    totp_key = settings.totp_encryption_key
-    cipher = SecretCipher(totp_key.get_secret_value() if totp_key else signing_secret)
+    totp_keys = settings.totp_encryption_keys
+    cipher = (
+        SecretCipher([k.encode() for k in fernet_keys(totp_keys.get_secret_value())])
+        if totp_keys
+        else SecretCipher.derived_from(signing_secret)
+    )
     totp_repository = TotpRepository(db)
     codes = CodeVerifier(repository=totp_repository, cipher=cipher, guard=guard, clock=clock)
     challenges = Challenges(
@@ -110,6 +114,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
         clock=clock,
     )
     return Container(

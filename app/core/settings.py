@@ -4,12 +4,19 @@ import secrets
 from pathlib import Path
 from typing import Final, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.client_address import Network, parse_networks
 
 MIN_SECRET_BYTES: Final = 32
+
+
+def fernet_keys(spec: str) -> list[str]:
+    return [key.strip() for key in spec.split(",") if key.strip()]
+
+
 DEV_SECRET_FILE: Final = Path(".keygate-jwt-secret")
 
 
@@ -31,18 +38,27 @@ class Settings(BaseSettings):
     jwt_issuer: str = "keygate"
     jwt_audience: str = "keygate"
     access_token_ttl_seconds: int = Field(900, ge=1)
+    # Clock leeway when judging exp (and iat): a token dies ACCESS_TOKEN_TTL_SECONDS plus this
+    # after it was issued.
+    jwt_leeway_seconds: int = Field(0, ge=0, le=300)
     refresh_token_ttl_seconds: int = Field(1_209_600, ge=1)
     auth_cache_ttl_seconds: int = Field(300, ge=0)
     bcrypt_rounds: int = Field(12, ge=4, le=31)
     login_max_failures: int = Field(5, ge=1)
     login_lockout_seconds: int = Field(300, ge=1)
+    # Wrong second-factor codes of one user, over every mfa_token, address and the one-step
+    # otp, within LOGIN_LOCKOUT_SECONDS.
+    otp_max_failures: int = Field(10, ge=1)
     registration_open: bool = True
+    registration_max_per_address: int = Field(20, ge=1)
+    registration_window_seconds: int = Field(3600, ge=1)
     basic_auth_enabled: bool = True
     account_page_enabled: bool = True
     # Comma-separated addresses or networks whose X-Forwarded-For is believed.
     trusted_proxies: str = ""
-    # Key material for TOTP secrets at rest; derived from the JWT secret when unset.
-    totp_encryption_key: SecretStr | None = None
+    # Comma-separated Fernet keys for TOTP secrets at rest: the first encrypts, all decrypt.
+    # Derived from the JWT secret when unset.
+    totp_encryption_keys: SecretStr | None = None
     # Logins (per worker) allowed to wait for a bcrypt thread before /token answers 503.
     login_queue_size: int = Field(8, ge=1)
     database_pool_size: int = Field(10, ge=1)
@@ -56,7 +72,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "jwt_secret",
-        "totp_encryption_key",
+        "totp_encryption_keys",
         "jwt_private_key_file",
         "database_listen_url",
         "log_format",
@@ -76,6 +92,21 @@ class Settings(BaseSettings):
     def _proxies_parse(self) -> "Settings":
         parse_networks(self.trusted_proxies)
         return self
+
+    @field_validator("totp_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for key in fernet_keys(value.get_secret_value()):
+                try:
+                    Fernet(key)
+                except ValueError as exc:
+                    raise ValueError(
+                        "each key must be a Fernet key: 32 url-safe base64-encoded bytes"
+                        ' (python3 -c "from cryptography.fernet import Fernet;'
+                        ' print(Fernet.generate_key().decode())")'
+                    ) from exc
+        return value
 
     @property
     def trusted_proxy_networks(self) -> tuple[Network, ...]:

@@ -9,7 +9,7 @@ from typing import Final
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -67,14 +67,20 @@ def recovery_code_hash(code: str) -> bytes:
 
 
 class SecretCipher:
-    """Encrypts TOTP secrets for PostgreSQL (and the Redis auth record) with a key that lives
-    only in the service's settings."""
+    """Encrypts TOTP secrets for PostgreSQL (and the Redis auth record) with keys that live
+    only in the service's settings: the first key encrypts, every key decrypts, so keys rotate
+    without losing an enrolment."""
 
-    def __init__(self, key_material: str) -> None:
+    def __init__(self, keys: list[bytes]) -> None:
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    @classmethod
+    def derived_from(cls, key_material: str) -> "SecretCipher":
+        """One key derived from other key material (the JWT secret, when no keys are set)."""
         key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"keygate totp secrets"
         ).derive(key_material.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        return cls([base64.urlsafe_b64encode(key)])
 
     def encrypt(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

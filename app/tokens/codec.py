@@ -17,7 +17,6 @@ from app.tokens.keys import SigningKey, VerificationKey, load_public_key, load_s
 ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 (a media type)
 # Refused before any decoding work (RFC 8725 §3.1: do not let input size drive cost).
 MAX_TOKEN_CHARS: Final = 4096
-LEEWAY_SECONDS: Final = 10
 MAX_ID: Final = 2**63  # PostgreSQL bigint
 
 
@@ -72,13 +71,21 @@ def load_key_set(settings: Settings, signing_secret: str) -> KeySet:
 
 class TokenCodec:
     def __init__(
-        self, *, keys: KeySet, issuer: str, audience: str, ttl_seconds: int, clock: Clock
+        self,
+        *,
+        keys: KeySet,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        leeway_seconds: int,
+        clock: Clock,
     ) -> None:
         self.keys = keys
         self._issuer = issuer
         self._audience = audience
         self._algorithm = keys.algorithm
         self.ttl_seconds = ttl_seconds
+        self._leeway_seconds = leeway_seconds
         self._clock = clock
 
     def issue_access_token(self, *, user_id: int, scopes: str, session_id: uuid.UUID) -> str:
@@ -116,7 +123,16 @@ class TokenCodec:
             # the hot path of every bearer request.)
             claims = json.loads(jws.verify(token, key, algorithms=[self._algorithm]))
             return self._checked_claims(claims, allow_expired=allow_expired)
-        except (JWTError, JWSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # RecursionError: JSON nested thousands deep in the header or payload.
+        except (
+            JWTError,
+            JWSError,
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            RecursionError,
+        ) as exc:
             raise InvalidToken from exc
 
     def _checked_claims(self, claims: dict[str, Any], *, allow_expired: bool) -> AccessClaims:
@@ -127,7 +143,8 @@ class TokenCodec:
         if claims["iss"] != self._issuer or not _audience_matches(claims["aud"], self._audience):
             raise InvalidToken
         now = self._clock()
-        if (exp + LEEWAY_SECONDS < now and not allow_expired) or iat - LEEWAY_SECONDS > now:
+        leeway = self._leeway_seconds
+        if (now >= exp + leeway and not allow_expired) or iat - leeway > now:
             raise InvalidToken
         user_id = int(claims["sub"])
         if not 0 < user_id < MAX_ID:

@@ -22,7 +22,7 @@ from app.core.redis import CacheUnavailable, create_redis
 from app.core.settings import Settings
 from app.ops.logging import logging_config
 from app.products.repository import ProductRepository
-from app.tokens.keys import KeyFileError, generate_private_key_file
+from app.tokens.keys import KeyFileError, generate_private_key_file, retire_key_file
 from app.user_commands import (
     NoSuchUser,
     end_sessions,
@@ -232,15 +232,15 @@ def generate_key(settings: Settings, *, force: bool) -> None:
     old_path = path.with_name(path.name + ".previous")
     try:
         if force and path.exists():
-            old_path.write_bytes(path.read_bytes())
-            old_path.chmod(0o600)
+            retire_key_file(path, old_path, algorithm)
         key = generate_private_key_file(path, algorithm, force=force)
     except (KeyFileError, OSError) as exc:
         raise CommandError(str(exc)) from exc
     print(f"wrote a new {algorithm} key to {path} (kid {key.kid})")
     if force and old_path.exists():
         print(
-            f"the replaced key was kept as {old_path}: add it to JWT_PREVIOUS_PUBLIC_KEY_FILES"
+            f"the replaced key's public half was kept as {old_path}: add it to"
+            " JWT_PREVIOUS_PUBLIC_KEY_FILES"
             " and restart every instance, so tokens it signed keep working until they expire"
             " (ACCESS_TOKEN_TTL_SECONDS), then remove it"
         )

@@ -17,6 +17,7 @@ from app.login.authenticator import Authenticator
 from app.login.basic_verifier import BasicVerifierCache
 from app.login.password_check import PasswordCheck
 from app.login.throttle import LoginThrottle
+from app.login.windows import SlidingWindows
 from app.mfa.challenges import Challenges
 from app.mfa.enrolment import TotpEnrolment
 from app.mfa.repository import TotpRepository
@@ -48,6 +49,7 @@ class Container:
     invalidations: InvalidationRepository
     sessions: SessionService
     throttle: LoginThrottle
+    windows: SlidingWindows
     authenticator: Authenticator
     codec: TokenCodec
     grants: GrantService
@@ -89,11 +91,11 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
     )
+    windows = SlidingWindows(guard=guard, db=db, clock=clock)
     throttle = LoginThrottle(
-        guard=guard,
-        db=db,
-        clock=clock,
+        windows=windows,
         max_failures=settings.login_max_failures,
+        code_max_failures=settings.otp_max_failures,
         window_seconds=settings.login_lockout_seconds,
     )
     passwords = PasswordCheck(directory=directory, users=users, hasher=hasher, throttle=throttle)
@@ -130,6 +132,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         invalidations=invalidations,
         sessions=sessions,
         throttle=throttle,
+        windows=windows,
         authenticator=Authenticator(
             codec=codec,
             directory=directory,
@@ -165,7 +168,11 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
             directory=directory,
             totp=totp_repository,
             codes=codes,
+            throttle=throttle,
+            windows=windows,
             registration_open=settings.registration_open,
+            registration_max_per_address=settings.registration_max_per_address,
+            registration_window_seconds=settings.registration_window_seconds,
         ),
         introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,

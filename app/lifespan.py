@@ -32,6 +32,10 @@ async def clean_up_forever(container: Container) -> None:
                 log.info("deleted %d ended sessions", deleted)
             await container.challenges.delete_ended()
             await container.invalidations.delete_expired()
+            settings = container.settings
+            await container.windows.delete_expired(
+                max(settings.login_lockout_seconds, settings.registration_window_seconds)
+            )
         except DatabaseUnavailable:
             log.warning("clean-up skipped: database unavailable")
         await asyncio.sleep(CLEANUP_INTERVAL_SECONDS)

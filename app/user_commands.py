@@ -59,7 +59,7 @@ async def unlock(settings: Settings, username: str) -> User:
     """Raises CacheUnavailable when Redis, where the lockout lives, cannot be reached."""
     async with running_services(settings) as services:
         user = await user_named(services, username)
-        await services.throttle.unlock(user.username)
+        await services.throttle.unlock(user.id)
         return user
 
 

@@ -5,7 +5,11 @@ worker from the next request."""
 import uuid
 
 from app.authcache.directory import AuthDirectory
+from app.authcache.keys import registrations_from_address_key
+from app.core.client_address import address_bucket
 from app.core.errors import Forbidden, NotFound, Rejected
+from app.login.throttle import LoginThrottle, account_of_user
+from app.login.windows import SlidingWindows, Window
 from app.mfa.errors import InvalidCode, TotpNotEnabled
 from app.mfa.repository import TotpRepository
 from app.mfa.verification import CodeVerifier
@@ -13,7 +17,7 @@ from app.sessions.service import SessionService
 from app.users.model import User
 from app.users.password_policy import check_password
 from app.users.passwords import PasswordHasher
-from app.users.repository import UserRepository
+from app.users.repository import UsernameTaken, UserRepository
 
 
 class RegistrationClosed(Forbidden):
@@ -34,7 +38,11 @@ class AccountService:
         directory: AuthDirectory,
         totp: TotpRepository,
         codes: CodeVerifier,
+        throttle: LoginThrottle,
+        windows: SlidingWindows,
         registration_open: bool,
+        registration_max_per_address: int,
+        registration_window_seconds: int,
     ) -> None:
         self._users = users
         self._hasher = hasher
@@ -42,14 +50,30 @@ class AccountService:
         self._directory = directory
         self._totp = totp
         self._codes = codes
+        self._throttle = throttle
+        self._windows = windows
         self._registration_open = registration_open
+        self._registration_max = registration_max_per_address
+        self._registration_window_seconds = registration_window_seconds
 
     async def register(
-        self, *, username: str, password: str, email: str | None, full_name: str | None
+        self,
+        *,
+        username: str,
+        password: str,
+        email: str | None,
+        full_name: str | None,
+        ip: str | None,
     ) -> User:
-        """Self-service registration (POST /users), when REGISTRATION_OPEN."""
+        """Self-service registration (POST /users), when REGISTRATION_OPEN: at most
+        REGISTRATION_MAX_PER_ADDRESS per address (an IPv6 /64) and window, counted before any
+        work, so a flood costs one Redis call per request past the limit."""
         if not self._registration_open:
             raise RegistrationClosed
+        key = registrations_from_address_key(address_bucket(ip))
+        await self._windows.take(
+            [Window(key, self._registration_max, self._registration_window_seconds)]
+        )
         return await self.create(
             username=username, password=password, email=email, full_name=full_name
         )
@@ -63,6 +87,9 @@ class AccountService:
         full_name: str | None = None,
         is_admin: bool = False,
     ) -> User:
+        # A taken name is refused before bcrypt runs (the unique index still decides races).
+        if await self._users.get_by_username(username) is not None:
+            raise UsernameTaken
         password_hash = await self._hasher.hash(password)
         return await self._users.create(
             username=username,
@@ -79,9 +106,10 @@ class AccountService:
         current_password: str,
         new_password: str,
         keep_session: uuid.UUID | None,
+        ip: str | None,
     ) -> None:
         user = await self._get(user_id)
-        if not (await self._hasher.verify(current_password, user.password_hash)).is_valid:
+        if not await self._current_password_ok(user, current_password, ip):
             raise WrongPassword
         check_password(new_password, user.username, field="new_password")
         updated = await self._users.set_password_hash(
@@ -118,18 +146,37 @@ class AccountService:
         return updated
 
     async def disable_totp(
-        self, user_id: int, *, password: str, code: str, keep_session: uuid.UUID | None
+        self,
+        user_id: int,
+        *,
+        password: str,
+        code: str,
+        keep_session: uuid.UUID | None,
+        ip: str | None,
     ) -> None:
         """Needs the password and a code (TOTP or recovery); ends the user's other sessions."""
         user = await self._get(user_id)
         if not user.totp_enabled:
             raise TotpNotEnabled
-        password_ok = (await self._hasher.verify(password, user.password_hash)).is_valid
-        if not password_ok or not await self._codes.verify(user, code):
+        if not await self._current_password_ok(user, password, ip):
             raise InvalidCode("the password or the code is wrong")
+        code_ticket = await self._throttle.code_attempt(user.id)
+        if not await self._codes.verify(user, code):
+            raise InvalidCode("the password or the code is wrong")
+        await self._throttle.give_back(code_ticket)
         await self._publish_and_end_sessions(
             await self._totp.disable(user_id), keep_session=keep_session
         )
+
+    async def _current_password_ok(self, user: User, password: str, ip: str | None) -> bool:
+        """A wrong current password is a failed attempt of that user, like a wrong login (a
+        stolen access token is no way to guess the password at bcrypt speed)."""
+        account = account_of_user(user.id)
+        ticket = await self._throttle.password_attempt(account, ip)
+        if not (await self._hasher.verify_current(password, user.password_hash)).is_valid:
+            return False
+        await self._throttle.give_back(ticket)
+        return True
 
     async def _get(self, user_id: int) -> User:
         user = await self._users.get(user_id)

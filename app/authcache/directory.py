@@ -6,7 +6,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from redis.asyncio import Redis
@@ -38,6 +38,8 @@ class Lookup:
     user: User | None
     session: SessionState | None
     source: Source
+    # For a login name looked up in PostgreSQL: the name as PostgreSQL folds it.
+    folded_name: str | None = None
 
     def live_user(self, now: float) -> User | None:
         """The user, if the user is active and the session is theirs, live and not revoked."""
@@ -94,11 +96,15 @@ class AuthDirectory:
         return Lookup(user, session, "db")
 
     async def login_record(self, username: str) -> Lookup:
-        return await self._user(
-            "login",
-            lambda: self._cache.get_login(username),
-            lambda: self._users.get_by_username(username),
-        )
+        folded_name = None
+
+        async def from_database() -> User | None:
+            nonlocal folded_name
+            user, folded_name = await self._users.find_login(username)
+            return user
+
+        found = await self._user("login", lambda: self._cache.get_login(username), from_database)
+        return replace(found, folded_name=folded_name)
 
     async def user_record(self, user_id: int) -> Lookup:
         return await self._user(

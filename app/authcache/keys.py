@@ -5,8 +5,13 @@ Auth cache (app/authcache/cache.py), each for AUTH_CACHE_TTL_SECONDS:
   dependency need (JSON);
 - `session:{uuid}`: SessionState (JSON), for min(AUTH_CACHE_TTL_SECONDS, time to expiry);
   a revoked session is kept as a tombstone rather than deleted.
-Throttling (app/login/throttle.py), sorted sets of failure times, LOGIN_LOCKOUT_SECONDS:
-- `fail:ua:{name}:{address}`, `fail:u:{name}`, `fail:a:{address}`.
+Throttling (app/login/throttle.py, app/login/windows.py), sorted sets of attempt times:
+- `fail:ua:{account}:{address}`, `fail:u:{account}`, `fail:a:{address}`: password attempts,
+  LOGIN_LOCKOUT_SECONDS; `{account}` is `user:{id}` for an account whatever its spelling,
+  else the name as PostgreSQL folds it, or a digest of a name no username can be;
+  `{address}` an IPv4 address or an IPv6 /64;
+- `fail:otp:{user id}`: second-factor attempts, LOGIN_LOCKOUT_SECONDS;
+- `reg:{address}`: registrations, REGISTRATION_WINDOW_SECONDS.
 Second factor (app/mfa/verification.py):
 - `totp-step:{user id}`: the last TOTP time step used, a little longer than the drift window.
 Sessions started while PostgreSQL was down (app/sessions/journal.py):
@@ -39,16 +44,24 @@ def totp_step_key(user_id: int) -> str:
     return f"{PREFIX}totp-step:{user_id}"
 
 
-def failures_of_name_from_address_key(name: str, address: str) -> str:
-    return f"{PREFIX}fail:ua:{name}:{address}"
+def failures_of_account_from_address_key(account: str, address: str) -> str:
+    return f"{PREFIX}fail:ua:{account}:{address}"
 
 
-def failures_of_name_key(name: str) -> str:
-    return f"{PREFIX}fail:u:{name}"
+def failures_of_account_key(account: str) -> str:
+    return f"{PREFIX}fail:u:{account}"
 
 
 def failures_from_address_key(address: str) -> str:
     return f"{PREFIX}fail:a:{address}"
+
+
+def code_failures_key(user_id: int) -> str:
+    return f"{PREFIX}fail:otp:{user_id}"
+
+
+def registrations_from_address_key(address: str) -> str:
+    return f"{PREFIX}reg:{address}"
 
 
 def keys_of(users: list[tuple[int, str]], session_ids: list[uuid.UUID]) -> list[str]:

@@ -38,3 +38,19 @@ def client_address(
             except ValueError:
                 return peer  # a forged or broken header is not an address
     return hops[0] if hops else peer
+
+
+def address_bucket(address: str | None) -> str:
+    """What per-address limits count: an IPv4 address, or an IPv6 client's /64 (one customer
+    usually holds a whole /64, so single IPv6 addresses are an endless supply)."""
+    if address is None:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -87,11 +87,14 @@ class Authenticator:
         ):
             # Only a pair bcrypt has not accepted before can be a guess: those are checked and
             # throttled like /token attempts, so Basic is no way around the lockout.
-            user = await self._passwords.verify(attempt, password, ip)
-            if user is None:
+            checked = await self._passwords.verify(attempt, password, ip)
+            # Basic cannot carry a second factor, so TOTP users must use /token; their right
+            # password stays a counted attempt here (no oracle for it).
+            if checked is None or checked.user.totp_enabled:
                 raise InvalidToken
+            await self._passwords.logged_in(attempt, checked, ip)
+            user = checked.user
             self._basic_verifier.remember(attempt.username, password, user.password_hash)
-        # Basic cannot carry a second factor, so TOTP users must use /token.
         if not user.is_active or user.totp_enabled:
             raise InvalidToken
         elapsed_ms = (time.perf_counter() - started) * 1000

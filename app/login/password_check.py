@@ -1,25 +1,42 @@
 """THE password check, shared by the password grant and HTTP Basic: normalise the name, look
-the user up (cache first), respect and feed the throttle, run bcrypt off the event loop, and
-re-hash a hash cheaper than BCRYPT_ROUNDS."""
+the user up (cache first), count the attempt in the account's throttling windows before the
+check, run bcrypt off the event loop, and re-hash a hash cheaper than BCRYPT_ROUNDS."""
 
+import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
 from app.authcache.directory import AuthDirectory, Lookup
-from app.login.throttle import LoginThrottle
+from app.login.throttle import LoginThrottle, account_of_name, account_of_user
+from app.login.windows import Ticket
 from app.users.model import User
 from app.users.passwords import PasswordHasher
 from app.users.repository import UserRepository
 
-# No username is longer (registration refuses it): a longer name is an unknown user.
+# No username is longer (registration refuses it).
 MAX_USERNAME_CHARS: Final = 50
+# Registration allows only [A-Za-z0-9._-]; letters outside ASCII stay possible in a login
+# name because PostgreSQL's case folding may map them onto ASCII ones (as `İ` onto `i`).
+_NOT_IN_ANY_USERNAME = re.compile(r"[\x00-\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x9f\s]")
 
 
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
-    username: str  # as normalised: the spelling throttling counts
+    username: str  # as normalised
+    account: str  # the throttling identity: one per account, whatever the spelling
     found: Lookup
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedPassword:
+    user: User
+    ticket: Ticket  # the attempt's places in the throttle: given back when the login succeeds
+
+
+def could_be_username(name: str) -> bool:
+    return 0 < len(name) <= MAX_USERNAME_CHARS and not _NOT_IN_ANY_USERNAME.search(name)
 
 
 class PasswordCheck:
@@ -37,25 +54,40 @@ class PasswordCheck:
         self._throttle = throttle
 
     async def find(self, username: str) -> LoginAttempt:
-        """NFKC folds look-alike forms (full-width letters, ligatures) as registration did."""
+        """NFKC folds look-alike forms (full-width letters, ligatures) as registration did. A
+        name no username can be is an unknown user, counted under its own spelling."""
         username = unicodedata.normalize("NFKC", username)
-        found = await self._directory.login_record(username[:MAX_USERNAME_CHARS])
-        if len(username) > MAX_USERNAME_CHARS:
-            found = Lookup(None, None, found.source)
-        return LoginAttempt(username, found)
+        if not could_be_username(username):
+            digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
+            return LoginAttempt(username, account_of_name(digest[:32]), Lookup(None, None, "db"))
+        found = await self._directory.login_record(username)
+        if found.user is not None:
+            account = account_of_user(found.user.id)
+        else:
+            account = account_of_name(found.folded_name or username.lower())
+        return LoginAttempt(username, account, found)
 
-    async def verify(self, attempt: LoginAttempt, password: str, ip: str | None) -> User | None:
+    async def verify(
+        self, attempt: LoginAttempt, password: str, ip: str | None
+    ) -> CheckedPassword | None:
         """The user, or None for an unknown name, a wrong password or an inactive user: one
-        failed attempt, counted. Raises TooManyAttempts while throttled, whatever the password."""
-        await self._throttle.check(attempt.username, ip)
+        failed attempt, counted. Raises TooManyAttempts while throttled, whatever the
+        password: the attempt is counted before bcrypt runs."""
+        ticket = await self._throttle.password_attempt(attempt.account, ip)
         user = attempt.found.user
         verification = await self._hasher.verify(password, user.password_hash if user else None)
         if user is None or not verification.is_valid or not user.is_active:
-            await self._throttle.record_failure(attempt.username, ip)
             return None
         if verification.needs_rehash:
-            return await self._rehash(user, password)
-        return user
+            user = await self._rehash(user, password)
+        return CheckedPassword(user, ticket)
+
+    async def logged_in(
+        self, attempt: LoginAttempt, checked: CheckedPassword, ip: str | None
+    ) -> None:
+        """The login succeeded (second factor included): its attempt is given back and the
+        account's window for that address is cleared."""
+        await self._throttle.logged_in(checked.ticket, attempt.account, ip)
 
     async def _rehash(self, user: User, password: str) -> User:
         """A hash below the current cost is replaced at the current cost (docs/contract.md,

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from app.authcache.directory import AuthDirectory, Source
-from app.core.errors import InvalidGrant, InvalidScope, MfaRequired
+from app.core.errors import InvalidGrant, InvalidScope, MfaRequired, TooManyAttempts
 from app.login.password_check import PasswordCheck
-from app.login.throttle import LoginThrottle
+from app.login.throttle import LoginThrottle, account_of_user
 from app.mfa.challenges import Challenges
 from app.mfa.verification import CodeVerifier
 from app.ops.metrics import Metrics
@@ -93,18 +93,24 @@ class GrantService:
     ) -> IssuedTokens:
         check_scope_names(scope)
         attempt = await self._passwords.find(username)
-        user = await self._passwords.verify(attempt, password, client.ip)
-        if user is None:
+        checked = await self._passwords.verify(attempt, password, client.ip)
+        if checked is None:
             raise self._failed("password")
+        user = checked.user
         granted = grant_scopes(scope, user.scopes)
         if user.totp_enabled:
             if otp is None:
+                # The password was right (the 403 says so): its place is given back, and the
+                # mfa-otp exchange counts its own attempts.
+                await self._throttle.give_back(checked.ticket)
                 mfa_token = await self._challenges.start(user.id, format_scopes(granted))
                 self._metrics.logins.labels("password", "mfa_required").inc()
                 raise MfaRequired(mfa_token)
+            code_ticket = await self._throttle.code_attempt(user.id)
             if not await self._codes.verify(user, otp):
-                await self._throttle.record_failure(attempt.username, client.ip)
-                raise self._failed("password")
+                raise self._failed("password")  # both attempts stay counted
+            await self._throttle.give_back(code_ticket)
+        await self._passwords.logged_in(attempt, checked, client.ip)
         return await self._start(user, granted, client, "password", attempt.found.source)
 
     async def mfa_grant(self, *, mfa_token: str, otp: str, client: Client) -> IssuedTokens:
@@ -115,13 +121,20 @@ class GrantService:
         user = found.user
         if user is None or not user.is_active:
             raise self._failed("mfa_otp")
-        await self._throttle.check(user.username, client.ip)
+        account = account_of_user(user.id)
+        code_ticket = await self._throttle.code_attempt(user.id)
+        try:
+            ticket = await self._throttle.password_attempt(account, client.ip)
+        except TooManyAttempts:
+            await self._throttle.give_back(code_ticket)  # not checked: not counted
+            raise
         if not await self._codes.verify(user, otp):
             await self._challenges.fail(mfa_token)
-            await self._throttle.record_failure(user.username, client.ip)
-            raise self._failed("mfa_otp")
+            raise self._failed("mfa_otp")  # both attempts stay counted
         if not await self._challenges.consume(mfa_token):
             raise InvalidGrant
+        await self._throttle.give_back(code_ticket)
+        await self._throttle.logged_in(ticket, account, client.ip)
         granted = frozenset(challenge.scope.split()) & user.scopes
         return await self._start(user, granted, client, "mfa_otp", found.source)
 
@@ -150,7 +163,6 @@ class GrantService:
     async def _start(
         self, user: User, granted: frozenset[str], client: Client, grant: str, source: Source
     ) -> IssuedTokens:
-        await self._throttle.reset(user.username, client.ip)
         started = await self._sessions.start(
             user_id=user.id,
             scope=format_scopes(granted),

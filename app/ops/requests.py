@@ -14,6 +14,7 @@ from app.ops.logging import request_id_var
 from app.ops.metrics import Metrics
 
 access_log = logging.getLogger("keygate.access")
+error_log = logging.getLogger("keygate.error")
 
 # A client's id is kept only if it is short and plain, so it cannot forge log structure.
 REQUEST_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -55,6 +56,12 @@ class RequestObserver:
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Logged here, while the request id is known; the server logs it again without.
+            error_log.exception(
+                "unhandled error", extra={"method": scope["method"], "path": scope["path"]}
+            )
+            raise
         finally:
             duration = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")

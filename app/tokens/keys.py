@@ -28,6 +28,7 @@ class VerificationKey:
     kid: str
     key: Key  # built once: rebuilding from PEM on every request costs more than verifying
     public_jwk: dict[str, str]
+    public_pem: str
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def verification_key(public_pem: str, algorithm: str) -> VerificationKey:
     public_jwk = _public_jwk(public_pem, algorithm)
     kid = rfc7638_key_id(public_jwk)
     published = {**public_jwk, "kid": kid, "use": "sig", "alg": algorithm}
-    return VerificationKey(kid, jwk.construct(public_pem, algorithm), published)
+    return VerificationKey(kid, jwk.construct(public_pem, algorithm), published, public_pem)
 
 
 def load_signing_key(path: Path, algorithm: str) -> tuple[SigningKey, VerificationKey]:
@@ -101,6 +102,23 @@ def load_public_key(path: Path, algorithm: str) -> VerificationKey:
     return verification_key(public_pem, algorithm)
 
 
+def _write_new_file(path: Path, data: bytes) -> None:
+    """Created 0600 before any byte is written (a key is never readable by others, even for a
+    moment), replacing what was there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def retire_key_file(path: Path, retired_path: Path, algorithm: str) -> None:
+    """Keeps the public half of the key in `path` at `retired_path`, for
+    JWT_PREVIOUS_PUBLIC_KEY_FILES: verifiers need no private key."""
+    public = load_public_key(path, algorithm)
+    _write_new_file(retired_path, public.public_pem.encode())
+
+
 def generate_private_key_file(path: Path, algorithm: str, *, force: bool) -> VerificationKey:
     if path.exists() and not force:
         raise KeyFileError(f"{path} exists; pass --force to replace it")
@@ -113,10 +131,5 @@ def generate_private_key_file(path: Path, algorithm: str, *, force: bool) -> Ver
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Created 0600 before any byte of the key is written.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(pem)
-    os.chmod(path, 0o600)
+    _write_new_file(path, pem)
     return load_signing_key(path, algorithm)[1]

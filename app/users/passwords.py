@@ -18,25 +18,38 @@ T = TypeVar("T")
 MIN_PASSWORD_BYTES: Final = 8
 # bcrypt reads at most 72 bytes; longer passwords are refused, never silently truncated.
 MAX_PASSWORD_BYTES: Final = 72
-BCRYPT_THREAD_NICENESS: Final = 5
+# Login checks run at a lower priority than the event loop, so a login storm never starves
+# bearer requests and /health; registrations and password changes lower still, so that no
+# number of them slows logins down (docs/contract.md, Hardening).
+LOGIN_THREAD_NICENESS: Final = 5
+ACCOUNT_THREAD_NICENESS: Final = 15
+# Registrations and password changes allowed to wait for their one bcrypt thread.
+ACCOUNT_QUEUE_SIZE: Final = 32
 DUMMY_PASSWORD: Final = "keygate-dummy-password"  # noqa: S105 (public by design)
 
 
 def password_length_ok(password: str) -> bool:
-    return MIN_PASSWORD_BYTES <= len(password.encode()) <= MAX_PASSWORD_BYTES
+    return (
+        MIN_PASSWORD_BYTES <= len(password.encode("utf-8", "surrogatepass")) <= MAX_PASSWORD_BYTES
+    )
 
 
 def password_acceptable(password: str) -> bool:
-    """What bcrypt can take whole: the byte bounds, and no NUL (C strings end there)."""
-    return password_length_ok(password) and "\0" not in password
+    """What bcrypt can take whole: the byte bounds, no NUL (C strings end there), and text
+    that is UTF-8 at all (a lone surrogate from JSON is not)."""
+    if "\0" in password or not password_length_ok(password):
+        return False
+    try:
+        password.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
-def _yield_cpu_to_the_event_loop() -> None:
-    """Lowers this bcrypt thread's scheduling priority (Linux schedules threads one by one).
-    In a login storm the event loops then keep the CPU they need, so bearer requests and
-    /health stay fast, while logins still get every cycle nothing else wants."""
+def _lower_priority(niceness: int) -> None:
+    """Lowers this bcrypt thread's scheduling priority (Linux schedules threads one by one)."""
     with contextlib.suppress(OSError, AttributeError):  # not permitted, or not Linux
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BCRYPT_THREAD_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +58,44 @@ class Verification:
     needs_rehash: bool
 
 
+class AccountQueueFull(LoginQueueFull):
+    """More registrations and password changes wait for bcrypt than their queue holds."""
+
+    message = "too many registrations and password changes in progress; try again shortly"
+
+
+class Lane:
+    """Threads for one kind of bcrypt work, with a bounded queue: past `threads +
+    queue_size` waiting calls, `full` is raised at once (503 + Retry-After beats making
+    every caller wait many seconds)."""
+
+    def __init__(
+        self, *, threads: int, queue_size: int, niceness: int, name: str, full: type[Exception]
+    ) -> None:
+        self._executor = ThreadPoolExecutor(
+            threads, thread_name_prefix=name, initializer=_lower_priority, initargs=(niceness,)
+        )
+        self._limit = threads + queue_size
+        self._full = full
+        self._in_flight = 0
+
+    async def run(self, fn: Callable[..., T], *args: str, shed_when_busy: bool = True) -> T:
+        if shed_when_busy and self._in_flight >= self._limit:
+            raise self._full
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._in_flight -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 class PasswordHasher:
-    """Hashes use the `$2a$` ident so pgcrypto's crypt() can verify them in SQL."""
+    """Hashes use the `$2a$` ident so pgcrypto's crypt() can verify them in SQL. Logins have
+    their own threads and queue (LOGIN_QUEUE_SIZE); registrations and password changes share
+    one thread of their own, so they never take a login's place."""
 
     def __init__(self, rounds: int, queue_size: int, threads: int | None = None) -> None:
         # min_rounds marks cheaper hashes for upgrade; a costlier one (set by an operator) is
@@ -57,12 +106,20 @@ class PasswordHasher:
             bcrypt__default_rounds=rounds,
             bcrypt__min_rounds=rounds,
         )
-        self._threads = threads or os.cpu_count() or 1
-        self._executor = ThreadPoolExecutor(
-            self._threads, thread_name_prefix="bcrypt", initializer=_yield_cpu_to_the_event_loop
+        self._login = Lane(
+            threads=threads or os.cpu_count() or 1,
+            queue_size=queue_size,
+            niceness=LOGIN_THREAD_NICENESS,
+            name="bcrypt-login",
+            full=LoginQueueFull,
         )
-        self._queue_size = queue_size
-        self._in_flight = 0
+        self._account = Lane(
+            threads=1,
+            queue_size=ACCOUNT_QUEUE_SIZE,
+            niceness=ACCOUNT_THREAD_NICENESS,
+            name="bcrypt-account",
+            full=AccountQueueFull,
+        )
         # Verified when a user is unknown, so an unknown name costs as long as a wrong password;
         # made (in a worker thread) by warm_up, at startup.
         self._dummy_hash: str | None = None
@@ -72,37 +129,42 @@ class PasswordHasher:
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
-            self._dummy_hash = await self._run(
+            self._dummy_hash = await self._login.run(
                 self._context.hash, DUMMY_PASSWORD, shed_when_busy=False
             )
         return self._dummy_hash
 
     async def hash(self, password: str) -> str:
-        """Registration and password changes wait their turn: they are not what a storm is."""
-        return await self._run(self._context.hash, password, shed_when_busy=False)
+        """For registrations and password changes, on their own lane."""
+        return await self._account.run(self._context.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> Verification:
-        if password_hash is None or not password_acceptable(password):
-            # bcrypt's cost does not depend on the input: any fixed input times the same.
-            await self._run(self._context.verify, DUMMY_PASSWORD, await self._dummy())
-            return Verification(is_valid=False, needs_rehash=False)
-        try:
-            is_valid = await self._run(self._context.verify, password, password_hash)
-        except ValueError:  # not a bcrypt hash (for example written by hand in SQL)
-            return Verification(is_valid=False, needs_rehash=False)
-        return Verification(is_valid, is_valid and self._context.needs_update(password_hash))
+        """A login's check, on the login lane (shed with LoginQueueFull when it is full)."""
+        return await self._verify(self._login, password, password_hash)
 
-    async def _run(self, fn: Callable[..., T], *args: str, shed_when_busy: bool = True) -> T:
-        # Each waiting login holds a request open; past the queue's size, turning the login
-        # away at once (503 + Retry-After) beats making every login wait many seconds.
-        if shed_when_busy and self._in_flight >= self._threads + self._queue_size:
-            raise LoginQueueFull
-        self._in_flight += 1
+    async def verify_current(self, password: str, password_hash: str) -> Verification:
+        """A check of the current password before an account change, on the account lane."""
+        return await self._verify(self._account, password, password_hash)
+
+    async def _verify(self, lane: Lane, password: str, password_hash: str | None) -> Verification:
+        if password_hash is None or not password_acceptable(password):
+            await self._verify_dummy(lane)
+            return Verification(is_valid=False, needs_rehash=False)
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, fn, *args)
-        finally:
-            self._in_flight -= 1
+            is_valid = await lane.run(self._context.verify, password, password_hash)
+            cheaper = self._context.needs_update(password_hash)
+        except ValueError:  # not a bcrypt hash (for example written by hand in SQL)
+            is_valid, cheaper = False, True
+        if not is_valid and cheaper:
+            # A hash cheaper than BCRYPT_ROUNDS (or none at all) would refuse faster than
+            # an unknown user: the refusal pays the full cost too.
+            await self._verify_dummy(lane)
+        return Verification(is_valid, is_valid and cheaper)
+
+    async def _verify_dummy(self, lane: Lane) -> None:
+        # bcrypt's cost does not depend on the input: any fixed input times the same.
+        await lane.run(self._context.verify, DUMMY_PASSWORD, await self._dummy())
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._login.close()
+        self._account.close()

@@ -62,6 +62,21 @@ class UserRepository:
             )
         return user_from_row(row) if row else None
 
+    async def find_login(self, username: str) -> tuple[User | None, str]:
+        """The user a login name finds (case-insensitively, as PostgreSQL folds case: so `İ`
+        finds `i` where PostgreSQL's locale says so), and the name as PostgreSQL folds it."""
+        async with self._db.connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT name.folded, {USER_COLUMNS} FROM users"
+                " RIGHT JOIN (SELECT lower($1::text) AS folded) AS name"
+                " ON lower(users.username) = name.folded",
+                username,
+            )
+        assert row is not None  # noqa: S101 (one row whatever the name: the RIGHT JOIN's right)
+        fields = dict(row)
+        folded: str = fields.pop("folded")
+        return (User(**fields) if fields["id"] is not None else None), folded
+
     async def page(self, *, limit: int, offset: int) -> tuple[list[User], int]:
         async with self._db.transaction() as conn:
             rows = await conn.fetch(

@@ -77,7 +77,7 @@ class BcryptRuns:
 
 @pytest.fixture
 def bcrypt_runs(services, monkeypatch: pytest.MonkeyPatch) -> BcryptRuns:
-    executor = services.hasher._executor
+    executor = services.hasher._login._executor
     runs = BcryptRuns(executor.submit)
     monkeypatch.setattr(executor, "submit", runs)
     return runs

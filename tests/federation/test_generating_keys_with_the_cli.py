@@ -69,20 +69,26 @@ async def test_generate_refuses_to_overwrite_a_key_in_one_line(tmp_path, algorit
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_force_keeps_the_old_key_beside_the_new_one_and_says_how_to_roll_it_in(
+async def test_force_keeps_the_old_public_key_beside_the_new_one_and_says_how_to_roll_it_in(
     tmp_path, algorithm
 ):
     assert (await generate(tmp_path, algorithm)).returncode == 0
     path = tmp_path / "keys" / "signing.pem"
     original = path.read_bytes()
+    old_public = (
+        serialization.load_pem_private_key(original, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
 
     forced = await generate(tmp_path, algorithm, "--force")
 
     assert forced.returncode == 0, forced.stderr
     assert path.read_bytes() != original
     assert mode(path) == 0o600
-    (kept,) = [p for p in path.parent.iterdir() if p != path and p.read_bytes() == original]
-    assert mode(kept) == 0o600  # still a private key
+    (kept,) = [p for p in path.parent.iterdir() if p != path]
+    assert kept.read_bytes() == old_public  # the retired key's public half only
+    assert mode(kept) == 0o600
     assert str(kept) in forced.stdout
     assert "JWT_PREVIOUS_PUBLIC_KEY_FILES" in forced.stdout
 

@@ -1,8 +1,13 @@
 """Every response carries an X-Request-ID: the caller's own when it is a plain id, otherwise
 a fresh one, so a request can be followed across a proxy, keygate and its logs."""
 
+import logging
+
+import httpx
 import pytest
 
+from app.ops.logging import RequestIdFilter
+from tests.conftest import make_settings, running_app
 from tests.factories import login, make_user
 
 MALICIOUS_IDS = {
@@ -64,3 +69,36 @@ async def test_a_malicious_request_id_is_replaced_by_a_fresh_one(client, malicio
     assert "set-cookie" not in response.headers
     other = (await client.get("/health", headers={"X-Request-ID": malicious})).headers
     assert other["x-request-id"] != returned[0]
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(RequestIdFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_the_error_log_of_an_unhandled_exception_carries_its_request_id(database, clock):
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    handler = Records()
+    logger = logging.getLogger("keygate")
+    logger.addHandler(handler)
+    try:
+        async with running_app(make_settings(), clock) as running:
+            running.app.add_api_route("/broken", broken)
+            transport = httpx.ASGITransport(app=running.asgi, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.get("/broken", headers={"X-Request-ID": "bug-42"})
+    finally:
+        logger.removeHandler(handler)
+
+    assert response.status_code == 500
+    (error,) = [r for r in handler.records if r.levelno == logging.ERROR]
+    assert error.request_id == "bug-42"  # type: ignore[attr-defined]
+    assert error.exc_info is not None
+    assert "a bug" in str(error.exc_info[1])

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import Accounts, Enrolment, Me
+from app.api.deps import Accounts, ClientDep, Enrolment, Me
 from app.api.schemas.totp import RecoveryCodes, TotpConfirm, TotpDisable, TotpEnrolment
 
 router = APIRouter(prefix="/users/me/totp", tags=["two-factor"])
@@ -24,11 +24,12 @@ async def confirm_enrolment(
 
 
 @router.post("/disable", status_code=204, responses={400: {}, 409: {}})
-async def disable(body: TotpDisable, principal: Me, accounts: Accounts) -> None:
+async def disable(body: TotpDisable, principal: Me, accounts: Accounts, client: ClientDep) -> None:
     """Needs the password and a code (TOTP or recovery); ends the user's other sessions."""
     await accounts.disable_totp(
         principal.user_id,
         password=body.password,
         code=body.code,
         keep_session=principal.session_id,
+        ip=client.ip,
     )

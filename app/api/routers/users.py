@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deps import Accounts, Admin, Me, Sessions, Users
+from app.api.deps import Accounts, Admin, ClientDep, Me, Sessions, Users
 from app.api.schemas.users import (
     AdminUserUpdate,
     PasswordChange,
@@ -22,10 +22,14 @@ router = APIRouter(prefix="/users", tags=["users"])
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.post("", status_code=201, responses={403: {}, 409: {}})
-async def register(body: UserCreate, accounts: Accounts) -> UserOut:
+@router.post("", status_code=201, responses={403: {}, 409: {}, 429: {}, 503: {}})
+async def register(body: UserCreate, accounts: Accounts, client: ClientDep) -> UserOut:
     user = await accounts.register(
-        username=body.username, password=body.password, email=body.email, full_name=body.full_name
+        username=body.username,
+        password=body.password,
+        email=body.email,
+        full_name=body.full_name,
+        ip=client.ip,
     )
     return UserOut.model_validate(user)
 
@@ -43,12 +47,15 @@ async def update_me(body: UserUpdate, principal: Me, accounts: Accounts) -> User
 
 
 @router.post("/me/password", status_code=204, responses={400: {}})
-async def change_password(body: PasswordChange, principal: Me, accounts: Accounts) -> None:
+async def change_password(
+    body: PasswordChange, principal: Me, accounts: Accounts, client: ClientDep
+) -> None:
     await accounts.change_password(
         principal.user_id,
         current_password=body.current_password,
         new_password=body.new_password,
         keep_session=principal.session_id,
+        ip=client.ip,
     )
 
 

@@ -7,7 +7,7 @@ import uuid
 from app.authcache.directory import AuthDirectory
 from app.authcache.keys import registrations_from_address_key
 from app.core.client_address import address_bucket
-from app.core.errors import Forbidden, NotFound, Rejected
+from app.core.errors import Forbidden, NotFound, Rejected, Unavailable
 from app.login.throttle import LoginThrottle, account_of_user
 from app.login.windows import SlidingWindows, Window
 from app.mfa.errors import InvalidCode, TotpNotEnabled
@@ -173,7 +173,12 @@ class AccountService:
         stolen access token is no way to guess the password at bcrypt speed)."""
         account = account_of_user(user.id)
         ticket = await self._throttle.password_attempt(account, ip)
-        if not (await self._hasher.verify_current(password, user.password_hash)).is_valid:
+        try:
+            verification = await self._hasher.verify_current(password, user.password_hash)
+        except Unavailable:  # turned away before bcrypt ran: not an attempt
+            await self._throttle.give_back(ticket)
+            raise
+        if not verification.is_valid:
             return False
         await self._throttle.give_back(ticket)
         return True

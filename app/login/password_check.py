@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from app.authcache.directory import AuthDirectory, Lookup
+from app.core.errors import Unavailable
 from app.login.throttle import LoginThrottle, account_of_name, account_of_user
 from app.login.windows import Ticket
 from app.users.model import User
@@ -75,7 +76,11 @@ class PasswordCheck:
         password: the attempt is counted before bcrypt runs."""
         ticket = await self._throttle.password_attempt(attempt.account, ip)
         user = attempt.found.user
-        verification = await self._hasher.verify(password, user.password_hash if user else None)
+        try:
+            verification = await self._hasher.verify(password, user.password_hash if user else None)
+        except Unavailable:  # turned away before bcrypt ran (the login queue is full)
+            await self._throttle.give_back(ticket)
+            raise
         if user is None or not verification.is_valid or not user.is_active:
             return None
         if verification.needs_rehash:

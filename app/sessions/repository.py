@@ -68,21 +68,34 @@ class SessionRepository:
         ip: str | None,
         expires_at: datetime,
         refresh_token_hash: bytes,
-    ) -> SessionRow:
+        max_live_sessions: int,
+    ) -> tuple[SessionRow, list[SessionRow]]:
+        """The new session, and the user's oldest live sessions it pushed past
+        `max_live_sessions` (ended in the same statement)."""
         async with self._db.connection() as conn:
-            (row,) = await conn.fetch(
+            rows = await conn.fetch(
                 "WITH s AS (INSERT INTO sessions (user_id, scope, user_agent, ip, expires_at)"
                 f" VALUES ($1, $2, $3, $4, $5) RETURNING {SESSION_COLUMNS}),"
-                " t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)"
-                " SELECT * FROM s",
+                " t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s),"
+                " ended AS (UPDATE sessions SET revoked_at = now() WHERE id IN (SELECT id"
+                " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
+                f" ORDER BY created_at DESC, id OFFSET $7) RETURNING {SESSION_COLUMNS})"
+                " SELECT true AS is_new, * FROM s UNION ALL SELECT false, * FROM ended",
                 user_id,
                 scope,
                 user_agent,
                 ip,
                 expires_at,
                 refresh_token_hash,
+                max_live_sessions - 1,  # the statement does not see its own new session
             )
-        return _session(row)
+        new: list[SessionRow] = []
+        pushed_out: list[SessionRow] = []
+        for row in rows:
+            fields = dict(row)
+            (new if fields.pop("is_new") else pushed_out).append(SessionRow(**fields))
+        (created,) = new
+        return created, pushed_out
 
     async def insert_journalled(self, sessions: list[tuple[SessionRow, bytes]]) -> None:
         """Idempotent: a session already there is left as it is."""

@@ -16,6 +16,9 @@ from app.sessions.opaque_tokens import is_plausible, new_token, token_hash
 from app.sessions.repository import RotationOutcome, SessionRepository, SessionRow
 
 USER_AGENT_MAX_CHARS: Final = 512
+# A user's live sessions beyond this end, oldest first, as new ones start: whoever holds the
+# password cannot grow the sessions table (or the sessions list) without bound.
+MAX_LIVE_SESSIONS_PER_USER: Final = 100
 # Ended sessions are kept this long (visible to the admin in SQL), then deleted.
 ENDED_SESSION_RETENTION: Final = timedelta(days=7)
 
@@ -50,13 +53,14 @@ class SessionService:
         user_agent = user_agent[:USER_AGENT_MAX_CHARS] if user_agent else None
         expires_at = datetime.fromtimestamp(self._clock() + self._refresh_ttl_seconds, UTC)
         try:
-            session = await self._repository.create(
+            session, pushed_out = await self._repository.create(
                 user_id=user_id,
                 scope=scope,
                 user_agent=user_agent,
                 ip=ip,
                 expires_at=expires_at,
                 refresh_token_hash=refresh_hash,
+                max_live_sessions=MAX_LIVE_SESSIONS_PER_USER,
             )
         except DatabaseUnavailable:
             now = datetime.fromtimestamp(self._clock(), UTC)
@@ -73,7 +77,7 @@ class SessionService:
             )
             await self._journal_while_database_is_down(session, refresh_hash)
         else:
-            await self._directory.publish_sessions([session.state])
+            await self._directory.publish_sessions([s.state for s in (session, *pushed_out)])
         return StartedSession(session, refresh_token)
 
     async def _journal_while_database_is_down(

@@ -1,4 +1,4 @@
-"""Fixtures of the hardening tests (../shared/API.md §8): apps with other settings, clients
+"""Fixtures of the hardening tests (docs/contract.md): apps with other settings, clients
 that show an unhandled exception as the 500 a real server would send, the answers of a
 throttled request, and tokens built byte by byte.
 
@@ -93,7 +93,7 @@ def assert_retry_after(response: httpx.Response, at_most_seconds: int = LOCKOUT_
 
 
 def assert_token_throttled(response: httpx.Response) -> None:
-    """A /token answer of ../shared/API.md §5: 429 too_many_attempts with Retry-After."""
+    """A /token answer of docs/contract.md: 429 too_many_attempts with Retry-After."""
     assert response.status_code == 429, response.text
     assert oauth_error(response) == "too_many_attempts"
     assert_retry_after(response)

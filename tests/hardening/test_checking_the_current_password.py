@@ -1,5 +1,5 @@
 """Checks of the current password are failed attempts of that user when wrong
-(../shared/API.md §8): POST /users/me/password and POST /users/me/totp/disable become 429
+(docs/contract.md): POST /users/me/password and POST /users/me/totp/disable become 429
 after LOGIN_MAX_FAILURES within the window, even when the right password comes next, so a
 stolen access token is no way to guess the password at leisure."""
 

@@ -1,6 +1,6 @@
 """Per-address windows count an IPv6 client as its /64 (one subscriber's allocation: an
 attacker there has 2^64 addresses), and several X-Forwarded-For header lines are read as one
-list, in order (../shared/API.md §8; RFC 9110 §5.3)."""
+list, in order (docs/contract.md; RFC 9110 §5.3)."""
 
 from tests.factories import make_user
 

@@ -1,4 +1,4 @@
-"""Counted before checked (../shared/API.md §8): an attempt takes its place in the window
+"""Counted before checked (docs/contract.md): an attempt takes its place in the window
 before its password or code is checked, so N guesses sent at once get no more checks than the
 window allows; and wrong second factors of one user, over every mfa_token, the one-step `otp`
 and every address, stop at OTP_MAX_FAILURES."""
@@ -168,3 +168,24 @@ async def test_one_users_second_factor_lockout_leaves_other_users_free(
     bob = await login(client, "bob", DEFAULT_PASSWORD)
     response = await client.get("/users/me", headers=bob.headers)
     assert response.status_code == 200, response.text
+
+
+async def test_attempts_turned_away_by_a_full_login_queue_are_not_counted(start_app, services):
+    """A 503 (the login queue is full) checked nothing, so it takes no place in the window:
+    only the attempts bcrypt ran count toward the lockout."""
+    small_queue = await start_app(login_queue_size=1, bcrypt_rounds=8)
+    await make_user(services)
+    async with client_at(small_queue) as client:
+        burst = await asyncio.gather(
+            *(client.post("/token", data=password_form(WRONG)) for _ in range(LOGIN_MAX_FAILURES))
+        )
+        checked = sum(r.status_code == 400 for r in burst)
+        turned_away = sum(r.status_code == 503 for r in burst)
+        after = [
+            (await client.post("/token", data=password_form(WRONG))).status_code
+            for _ in range(LOGIN_MAX_FAILURES - checked + 1)
+        ]
+
+    assert turned_away > 0
+    assert checked + turned_away == LOGIN_MAX_FAILURES
+    assert after == [400] * (LOGIN_MAX_FAILURES - checked) + [429]

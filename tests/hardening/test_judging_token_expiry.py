@@ -1,4 +1,4 @@
-"""JWT_LEEWAY_SECONDS (../shared/API.md §8), 0 by default: an access token is refused once
+"""JWT_LEEWAY_SECONDS (docs/contract.md), 0 by default: an access token is refused once
 ACCESS_TOKEN_TTL_SECONDS plus the leeway have passed, and not a second later."""
 
 from tests.factories import login, make_user

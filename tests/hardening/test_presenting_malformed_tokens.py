@@ -1,4 +1,4 @@
-"""No token input gives a 500 (../shared/API.md §8): JWT-shaped input with deeply nested or
+"""No token input gives a 500 (docs/contract.md): JWT-shaped input with deeply nested or
 huge JSON in its header or payload, bytes that are not UTF-8, lone surrogates and oversized
 fields is refused by every reader of tokens the way any other bad token is: 401
 invalid_token on a bearer request, 200 on revocation, {"active": false} on introspection,

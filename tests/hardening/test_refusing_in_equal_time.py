@@ -1,5 +1,5 @@
 """An unknown user, a wrong password and a user whose stored hash is cheaper than
-BCRYPT_ROUNDS take equally long to refuse (../shared/API.md §8): the time of a refusal tells
+BCRYPT_ROUNDS take equally long to refuse (docs/contract.md): the time of a refusal tells
 nothing about the account.
 
 The one timed assertion of these tests, because the claim is about time: it compares medians
@@ -23,7 +23,7 @@ async def test_unknown_users_wrong_passwords_and_cheap_hashes_are_refused_in_equ
 ):
     app = await start_app(bcrypt_rounds=ROUNDS)
     await make_user(app.services, "alice")
-    # What an operator may write (../shared/API.md §3): a working user with a cost-4 hash.
+    # What an operator may write (docs/contract.md): a working user with a cost-4 hash.
     await database.execute(
         "INSERT INTO users (username, password_hash)"
         " VALUES ('cheap', crypt('pw', gen_salt('bf', 4)))"

@@ -1,4 +1,4 @@
-"""Registration cannot stop logins (../shared/API.md §8): the bcrypt work of anonymous
+"""Registration cannot stop logins (docs/contract.md): the bcrypt work of anonymous
 POST /users never takes the login queue's places, and one address registers at most
 REGISTRATION_MAX_PER_ADDRESS accounts within REGISTRATION_WINDOW_SECONDS."""
 

@@ -1,5 +1,5 @@
 """`keygate keys generate --force` keeps the replaced key beside the new one as a retired key
-(../shared/API.md §8): its public half only, which is all JWT_PREVIOUS_PUBLIC_KEY_FILES
+(docs/contract.md): its public half only, which is all JWT_PREVIOUS_PUBLIC_KEY_FILES
 needs, so a rotation leaves no second copy of a private key behind; readable by its owner
 alone."""
 

@@ -1,4 +1,4 @@
-"""TOTP_ENCRYPTION_KEYS (../shared/API.md §8): comma-separated Fernet keys for the stored
+"""TOTP_ENCRYPTION_KEYS (docs/contract.md): comma-separated Fernet keys for the stored
 TOTP secrets; the first encrypts, all decrypt. Keys rotate without losing an enrolment, and
 with the keys set, changing JWT_SECRET never makes a stored secret unreadable."""
 

@@ -1,4 +1,4 @@
-"""One account, one window (../shared/API.md §8): every spelling that logs in to an account
+"""One account, one window (docs/contract.md): every spelling that logs in to an account
 (case, Unicode compatibility forms, letters the case mappings fold such as U+0130 `İ`) is
 counted in that account's throttling windows; a name that cannot be a registered username is
 an unknown user, counted under its own spelling."""

@@ -19,6 +19,7 @@ from typing import Final, TextIO
 import asyncpg
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import RedisError
 
 POSTGRES_BIN: Final = Path("/usr/lib/postgresql/15/bin")
@@ -127,12 +128,30 @@ def redis_server_argv(port: int, workdir: Path, *extra: str) -> list[str]:
     ]
 
 
-def answers_ping(port: int) -> bool:
-    with SyncRedis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5) as client:
+def answers_ping(port: int, password: str | None = None) -> bool:
+    with SyncRedis(
+        port=port, password=password, socket_timeout=0.5, socket_connect_timeout=0.5
+    ) as client:
         try:
             return bool(client.ping())
         except (RedisError, OSError):
             return False
+
+
+def replicas_acknowledge_a_write(
+    master_port: int, replicas: int, probe_key: str = "harness:probe", password: str | None = None
+) -> bool:
+    """Whether a write now reaches `replicas` replicas within WAIT's 100 ms. Right after its
+    first sync a replica says master_link_status:up and the master lists it online, yet WAIT
+    may not count it for up to ~0.9 s (measured), so readiness is this probe."""
+    with SyncRedis(port=master_port, password=password, socket_timeout=0.5) as master:
+        try:
+            with master.pipeline(transaction=False) as pipe:
+                pipe.set(probe_key, "1").wait(replicas, 100).delete(probe_key)
+                _, acknowledged, _ = pipe.execute()
+        except (RedisError, OSError):
+            return False
+    return bool(acknowledged == replicas)
 
 
 class SentinelSet:
@@ -141,7 +160,9 @@ class SentinelSet:
     DOWN_AFTER_MILLISECONDS: Final = 1000
     FAILOVER_TIMEOUT_MILLISECONDS: Final = 3000
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
+        """With `password`, the master and replica require it (Sentinels do not)."""
+        self.password = password
         self.service_name = SERVICE_NAME
         self._group = ProcessGroup("keygate-sentinel-")
         self.master_port = free_port()
@@ -165,11 +186,13 @@ class SentinelSet:
             workdir = self._group.dir / str(port)
             workdir.mkdir()
             # Without the delay the first full sync waits 5 s for more replicas to join.
+            if self.password is not None:
+                extra = (*extra, "--requirepass", self.password, "--masterauth", self.password)
             argv = redis_server_argv(port, workdir, "--repl-diskless-sync-delay", "0", *extra)
             self._servers[port] = self._group.spawn(f"redis-{port}", argv)
         wait_until(
             "the master and replica to answer",
-            lambda: all(answers_ping(port) for port in self._servers),
+            lambda: all(answers_ping(port, self.password) for port in self._servers),
             START_TIMEOUT_SECONDS,
         )
         wait_until(
@@ -191,27 +214,29 @@ class SentinelSet:
         )
 
     def _write_sentinel_config(self, port: int) -> Path:
-        path = self._group.dir / f"sentinel-{port}.conf"
-        path.write_text(
-            f"port {port}\n"
-            "bind 127.0.0.1\n"
-            "protected-mode no\n"
-            f'dir "{self._group.dir}"\n'
-            "sentinel resolve-hostnames no\n"
-            f"sentinel monitor {self.service_name} 127.0.0.1 {self.master_port} 2\n"
-            f"sentinel down-after-milliseconds {self.service_name} "
-            f"{self.DOWN_AFTER_MILLISECONDS}\n"
-            f"sentinel failover-timeout {self.service_name} {self.FAILOVER_TIMEOUT_MILLISECONDS}\n"
-            # Told up front what they would learn from the master's hello messages in ~2 s.
-            f"sentinel myid {self._sentinel_id(port)}\n"
-            f"sentinel known-replica {self.service_name} 127.0.0.1 {self.replica_port}\n"
-            + "".join(
-                f"sentinel known-sentinel {self.service_name} 127.0.0.1 {other} "
-                f"{self._sentinel_id(other)}\n"
+        name = self.service_name
+        lines = [
+            f"port {port}",
+            "bind 127.0.0.1",
+            "protected-mode no",
+            f'dir "{self._group.dir}"',
+            "sentinel resolve-hostnames no",
+            f"sentinel monitor {name} 127.0.0.1 {self.master_port} 2",
+            f"sentinel down-after-milliseconds {name} {self.DOWN_AFTER_MILLISECONDS}",
+            f"sentinel failover-timeout {name} {self.FAILOVER_TIMEOUT_MILLISECONDS}",
+            # Told up front what they would learn from the master's hello messages in 2-10 s.
+            f"sentinel myid {self._sentinel_id(port)}",
+            f"sentinel known-replica {name} 127.0.0.1 {self.replica_port}",
+            *(
+                f"sentinel known-sentinel {name} 127.0.0.1 {other} {self._sentinel_id(other)}"
                 for other in self.sentinel_ports
                 if other != port
-            )
-        )
+            ),
+        ]
+        if self.password is not None:
+            lines.append(f"sentinel auth-pass {name} {self.password}")
+        path = self._group.dir / f"sentinel-{port}.conf"
+        path.write_text("\n".join(lines) + "\n")
         return path
 
     @staticmethod
@@ -219,11 +244,7 @@ class SentinelSet:
         return f"{port:040x}"
 
     def _replica_is_in_sync(self) -> bool:
-        with SyncRedis(port=self.replica_port, socket_timeout=0.5) as replica:
-            try:
-                return replica.info("replication").get("master_link_status") == "up"
-            except (RedisError, OSError):
-                return False
+        return replicas_acknowledge_a_write(self.master_port, 1, password=self.password)
 
     def _sentinels_are_ready(self) -> bool:
         """Failover needs a majority of Sentinels that know each other and the replica
@@ -276,7 +297,7 @@ class SentinelSet:
         """Closes the master's connections to its replicas (they reconnect by themselves);
         returns how many were closed."""
         _, port = await self.master_address()
-        async with Redis(port=port, socket_timeout=1) as master:
+        async with Redis(port=port, password=self.password, socket_timeout=1) as master:
             closed: int = await master.execute_command("CLIENT", "KILL", "TYPE", "replica")
         return closed
 
@@ -287,7 +308,7 @@ class SentinelSet:
         while time.monotonic() < deadline:
             ports = {await self._master_port_seen_by(port) for port in self.sentinel_ports}
             if len(ports) == 1 and (port := ports.pop()) not in (None, old_master_port):
-                async with Redis(port=port, socket_timeout=0.5) as master:
+                async with Redis(port=port, password=self.password, socket_timeout=0.5) as master:
                     with contextlib.suppress(RedisError, OSError):
                         role = await master.execute_command("ROLE")
                         if role[0] == b"master":
@@ -305,6 +326,14 @@ class SentinelSet:
 
     def stop(self) -> None:
         self._group.stop()
+
+
+def key_in_slot(slot: int) -> str:
+    for attempt in range(100_000):  # about 16384 tries on average
+        key = f"harness:probe:{attempt}"
+        if key_slot(key.encode()) == slot:
+            return key
+    raise HarnessError(f"no probe key found for slot {slot}")
 
 
 class RedisClusterSet:
@@ -353,8 +382,11 @@ class RedisClusterSet:
             timeout=START_TIMEOUT_SECONDS,
         )
         wait_until("cluster_state:ok on every node", self._cluster_is_ok, START_TIMEOUT_SECONDS)
-        wait_until("the replicas to finish their first sync", self._replicas_are_in_sync,
-                   START_TIMEOUT_SECONDS)  # fmt: skip
+        wait_until(
+            "the replicas to finish their first sync",
+            self._replicas_are_in_sync,
+            START_TIMEOUT_SECONDS,
+        )
 
     def _cluster_is_ok(self) -> bool:
         for port in self.ports:
@@ -369,15 +401,17 @@ class RedisClusterSet:
         return True
 
     def _replicas_are_in_sync(self) -> bool:
-        for port in self.ports:
-            with SyncRedis(port=port, socket_timeout=0.5) as node:
-                try:
-                    replication = node.info("replication")
-                except (RedisError, OSError):
-                    return False
-            if replication["role"] != "master" and replication["master_link_status"] != "up":
+        with SyncRedis(port=self.ports[0], socket_timeout=0.5) as node:
+            try:
+                slot_ranges = node.execute_command("CLUSTER", "SLOTS")
+            except (RedisError, OSError):
                 return False
-        return True
+        # [first slot, last slot, [master ip, master port, id], replicas...] per range
+        slot_of_master = {int(owner[2][1]): int(owner[0]) for owner in slot_ranges}
+        return all(
+            replicas_acknowledge_a_write(master, self.replicas_per_master, key_in_slot(slot))
+            for master, slot in slot_of_master.items()
+        )
 
     async def replica_ports_of(self, master_port: int) -> list[int]:
         """The ports of the replicas that follow the master on `master_port`."""
@@ -391,6 +425,43 @@ class RedisClusterSet:
 
     def resume(self, port: int) -> None:
         self._servers[port].send_signal(signal.SIGCONT)
+
+    def kill(self, port: int) -> None:
+        self._servers[port].kill()
+        self._servers[port].wait(timeout=10)
+
+    async def wait_for_failover(self, replica_ports: list[int], timeout_seconds: float = 15) -> int:
+        """Waits until one of `replica_ports` (those of a killed master) is a master and every
+        live node says cluster_state:ok; returns the new master's port."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            promoted = [port for port in replica_ports if await self._role(port) == b"master"]
+            if promoted and await self._live_nodes_are_ok():
+                return promoted[0]
+            await asyncio.sleep(POLL_SECONDS)
+        raise HarnessError(f"no cluster failover within {timeout_seconds}s")
+
+    async def _role(self, port: int) -> bytes | None:
+        async with Redis(port=port, socket_timeout=0.5) as node:
+            try:
+                role: list[bytes] = await node.execute_command("ROLE")
+            except (RedisError, OSError):
+                return None
+        return role[0]
+
+    async def _live_nodes_are_ok(self) -> bool:
+        for port, process in self._servers.items():
+            if process.poll() is not None:
+                continue
+            async with Redis(port=port, socket_timeout=0.5) as node:
+                try:
+                    info = await node.execute_command("CLUSTER", "INFO")
+                except (RedisError, OSError):
+                    return False
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            if "cluster_state:ok" not in text:
+                return False
+        return True
 
     @property
     def url(self) -> str:

@@ -106,3 +106,20 @@ async def test_a_cluster_client_writes_to_the_promoted_replica_and_reports_a_new
         assert await master_identity(client) != before
     finally:
         await client.aclose()
+
+
+async def test_an_old_master_that_comes_back_is_not_taken_for_the_master(
+    protected_sentinel_set: SentinelSet, sentinel_client: Redis
+) -> None:
+    await sentinel_client.set("opened", "a pooled connection to the first master")
+    before = await master_identity(sentinel_client)
+    old_port = protected_sentinel_set.master_port
+
+    protected_sentinel_set.pause(old_port)
+    new_port = await protected_sentinel_set.wait_for_failover(old_port)
+    protected_sentinel_set.resume(old_port)
+
+    assert await master_identity(sentinel_client) != before
+    await sentinel_client.set("after", "failover")
+    async with Redis(port=new_port, password=PASSWORD, db=3, socket_timeout=0.5) as master:
+        assert await master.get("after") == b"failover"

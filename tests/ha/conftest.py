@@ -1,7 +1,7 @@
 """Fixtures that start real replicated servers on free loopback ports: a Redis master with a
 replica and three Sentinels, a three-master Redis Cluster, a PostgreSQL primary with a
-streaming standby. Each test that breaks one gets its own (a few seconds to start); every
-process is killed after the test, also when it fails."""
+streaming standby. Each test that breaks one gets its own (0.1-2.5 s to start, see
+README.md); every process is killed after the test, also when it fails."""
 
 from collections.abc import Iterator
 

@@ -1,7 +1,7 @@
 """Real Redis Sentinel, Redis Cluster and PostgreSQL streaming-replication setups on free
-loopback ports in temp dirs, for failover tests. Each class starts in its constructor's
-`start()` and `stop()` kills every process it started and removes its temp dir, also after a
-half-finished start. Waits poll with a deadline; nothing waits forever."""
+loopback ports in temp dirs, for failover tests. Each class's `start()` returns once the
+setup is ready for a failover; `stop()` kills every process it started and removes its temp
+dir (a failed `start()` does it too). Waits poll with a deadline; nothing waits forever."""
 
 import asyncio
 import contextlib
@@ -92,10 +92,6 @@ class ProcessGroup:
         self._processes.append(process)
         return process
 
-    def log_tail(self, name: str, lines: int = 20) -> str:
-        path = self.dir / f"{name}.log"
-        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
-
     def stop(self) -> None:
         for process in self._processes:
             if process.poll() is None:
@@ -185,9 +181,9 @@ class SentinelSet:
         ):
             workdir = self._group.dir / str(port)
             workdir.mkdir()
-            # Without the delay the first full sync waits 5 s for more replicas to join.
             if self.password is not None:
                 extra = (*extra, "--requirepass", self.password, "--masterauth", self.password)
+            # Without the delay the first full sync waits 5 s for more replicas to join.
             argv = redis_server_argv(port, workdir, "--repl-diskless-sync-delay", "0", *extra)
             self._servers[port] = self._group.spawn(f"redis-{port}", argv)
         wait_until(
@@ -247,8 +243,7 @@ class SentinelSet:
         return replicas_acknowledge_a_write(self.master_port, 1, password=self.password)
 
     def _sentinels_are_ready(self) -> bool:
-        """Failover needs a majority of Sentinels that know each other and the replica
-        (they learn both from the master within ~2 s)."""
+        """Failover needs a majority of Sentinels that know each other and the replica."""
         for port in self.sentinel_ports:
             with SyncRedis(port=port, socket_timeout=0.5, decode_responses=True) as sentinel:
                 try:
@@ -284,7 +279,7 @@ class SentinelSet:
         """SIGKILLs the process the Sentinels name as master; returns its port."""
         _, port = await self.master_address()
         self._servers[port].kill()
-        self._servers[port].wait(timeout=10)
+        await asyncio.to_thread(self._servers[port].wait, 10)
         return port
 
     def pause(self, port: int) -> None:
@@ -345,6 +340,7 @@ class RedisClusterSet:
         self._group = ProcessGroup("keygate-cluster-")
         self.ports: list[int] = []
         self._servers: dict[int, subprocess.Popen[bytes]] = {}
+        self._paused: set[int] = set()
 
     def start(self) -> "RedisClusterSet":
         try:
@@ -422,17 +418,19 @@ class RedisClusterSet:
 
     def pause(self, port: int) -> None:
         self._servers[port].send_signal(signal.SIGSTOP)
+        self._paused.add(port)
 
     def resume(self, port: int) -> None:
         self._servers[port].send_signal(signal.SIGCONT)
+        self._paused.discard(port)
 
     def kill(self, port: int) -> None:
         self._servers[port].kill()
         self._servers[port].wait(timeout=10)
 
     async def wait_for_failover(self, replica_ports: list[int], timeout_seconds: float = 15) -> int:
-        """Waits until one of `replica_ports` (those of a killed master) is a master and every
-        live node says cluster_state:ok; returns the new master's port."""
+        """Waits until one of `replica_ports` (those of a killed or paused master) is a master
+        and every running node says cluster_state:ok; returns the new master's port."""
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             promoted = [port for port in replica_ports if await self._role(port) == b"master"]
@@ -451,7 +449,7 @@ class RedisClusterSet:
 
     async def _live_nodes_are_ok(self) -> bool:
         for port, process in self._servers.items():
-            if process.poll() is not None:
+            if process.poll() is not None or port in self._paused:
                 continue
             async with Redis(port=port, socket_timeout=0.5) as node:
                 try:
@@ -588,9 +586,6 @@ class PostgresPair:
             f"postgresql://postgres@127.0.0.1:{self.primary_port},127.0.0.1:{self.standby_port}"
             f"/{database}?target_session_attrs=read-write"
         )
-
-    def primary_url(self, database: str = DATABASE_NAME) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.primary_port}/{database}"
 
     def standby_url(self, database: str = DATABASE_NAME) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.standby_port}/{database}"

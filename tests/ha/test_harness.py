@@ -55,6 +55,16 @@ async def test_wait_reports_no_replica_while_the_replica_is_paused(
         sentinel_set.resume(sentinel_set.replica_port)
 
 
+async def test_a_replica_whose_link_was_cut_acknowledges_writes_again(
+    sentinel_set: SentinelSet, sentinel_master: Redis
+) -> None:
+    assert await sentinel_set.cut_replica_links() == 1
+
+    async with sentinel_master.pipeline(transaction=False) as pipe:
+        pipe.set("after-cut", "1").wait(1, 400)
+        assert await pipe.execute() == [True, 1]
+
+
 async def test_wait_for_failover_gives_up_when_the_master_is_alive(
     sentinel_set: SentinelSet,
 ) -> None:

@@ -154,9 +154,11 @@ class SentinelMasterRedis(Redis):
     """The master as the Sentinels name it; closing it closes the Sentinel connections too."""
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        await super().aclose(close_connection_pool)
-        if isinstance(self.connection_pool, SentinelConnectionPool):
-            await self.connection_pool.sentinel_manager.aclose()
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            if isinstance(self.connection_pool, SentinelConnectionPool):
+                await self.connection_pool.sentinel_manager.aclose()
 
 
 def connect_redis(url: str, timeout_seconds: float) -> RedisClient:

@@ -18,7 +18,7 @@ from app.sessions.repository import RotationOutcome, SessionRepository, SessionR
 USER_AGENT_MAX_CHARS: Final = 512
 # A user's live sessions beyond this end, oldest first, as new ones start: whoever holds the
 # password cannot grow the sessions table (or the sessions list) without bound.
-MAX_LIVE_SESSIONS_PER_USER: Final = 100
+MAX_LIVE_SESSIONS_PER_USER: Final = 1000
 # Ended sessions are kept this long (visible to the admin in SQL), then deleted.
 ENDED_SESSION_RETENTION: Final = timedelta(days=7)
 

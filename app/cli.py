@@ -13,12 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
 from app.api.schemas.users import UserCreate
 from app.core.db import CONNECTION_ERRORS, create_database
 from app.core.errors import InvalidField
-from app.core.redis import CacheUnavailable, create_redis
+from app.core.redis import REDIS_ERRORS, CacheUnavailable, create_redis
 from app.core.settings import Settings
 from app.ops.logging import logging_config
 from app.products.repository import ProductRepository
@@ -83,7 +82,7 @@ async def check_redis(settings: Settings) -> None:
     redis = create_redis(settings)
     try:
         await redis.ping()
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         raise CommandError(
             f"Redis is unreachable at {redacted(settings.redis_url)}: {exc}"
         ) from exc
@@ -92,6 +91,8 @@ async def check_redis(settings: Settings) -> None:
 
 
 async def create_database_if_missing(database_url: str) -> None:
+    """Through the `postgres` database on the same hosts, with the same query (so a multi-host
+    URL with target_session_attrs=read-write creates it on the primary)."""
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
     maintenance_url = urlunsplit(parts._replace(path="/postgres"))

@@ -2,8 +2,6 @@
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from app.accounts.service import AccountService
 from app.authcache.cache import AuthCache
 from app.authcache.directory import AuthDirectory
@@ -12,6 +10,7 @@ from app.core.client_address import Network
 from app.core.clock import Clock
 from app.core.db import Database, create_database
 from app.core.redis import RedisGuard, create_redis
+from app.core.redis_connection import RedisClient
 from app.core.settings import Settings, fernet_keys
 from app.login.authenticator import Authenticator
 from app.login.basic_verifier import BasicVerifierCache
@@ -39,7 +38,7 @@ from app.users.repository import UserRepository
 class Container:
     settings: Settings
     db: Database
-    redis: Redis
+    redis: RedisClient
     redis_guard: RedisGuard
     metrics: Metrics
     hasher: PasswordHasher
@@ -68,7 +67,8 @@ class Container:
 async def build_container(settings: Settings, metrics: Metrics, clock: Clock) -> Container:
     db = await create_database(settings)
     redis = create_redis(settings)
-    guard = RedisGuard(redis)
+    # WAIT must return before the socket times out: half of REDIS_TIMEOUT_SECONDS.
+    guard = RedisGuard(redis, replica_wait_ms=int(settings.redis_timeout_seconds * 500))
     guard.on_unavailable = metrics.redis_fallbacks.inc
     hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
     await hasher.warm_up()

@@ -42,12 +42,13 @@ async def clean_up_forever(container: Container) -> None:
 
 
 async def watch_redis_forever(container: Container) -> None:
-    """Notices a Redis outage even on a worker that serves no request during it, so that this
-    worker too applies the recorded invalidations before it trusts Redis again; and moves
+    """Notices a Redis outage or a new Redis master (a failover) even on a worker that serves
+    no request during it, so that this worker too applies the recorded invalidations before
+    it trusts Redis again; and moves
     sessions journalled during a PostgreSQL outage into PostgreSQL once it is back."""
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
-        if await container.redis_guard.ping():
+        if await container.redis_guard.heartbeat():
             with contextlib.suppress(DatabaseUnavailable):
                 await container.sessions.flush_journal()
 

@@ -1,10 +1,9 @@
 """The auth cache's Redis operations. Fills use SET NX and changes overwrite: a reader that
 loaded a row just before a write committed can then never put the old row back over the
-change. Keys and their TTLs: app/authcache/keys.py."""
+change, and a change must reach a replica (where Redis has one) before it counts as
+published (RedisGuard.change). Keys and their TTLs: app/authcache/keys.py."""
 
 import uuid
-
-from redis.asyncio import Redis
 
 from app.authcache.keys import login_key, session_key, user_key
 from app.authcache.read_batcher import ReadBatcher
@@ -15,7 +14,8 @@ from app.authcache.records import (
     encode_session,
     encode_user,
 )
-from app.core.redis import RawValue, RedisGuard
+from app.core.redis import AnyPipeline, RawValue, RedisGuard
+from app.core.redis_connection import RedisClient
 from app.users.model import User
 
 
@@ -35,46 +35,57 @@ class AuthCache:
         self, user_id: int, session_id: uuid.UUID
     ) -> tuple[User | None, SessionState | None]:
         raw_user, raw_session = await self._batcher.mget(
-            [user_key(user_id), session_key(session_id)]
+            [user_key(user_id), session_key(user_id, session_id)]
         )
         return decode_user(raw_user), decode_session(raw_session)
 
     async def get_user(self, user_id: int) -> User | None:
-        async def read(r: "Redis") -> RawValue:
+        async def read(r: RedisClient) -> RawValue:
             return await r.get(user_key(user_id))
 
         return decode_user(await self._guard.run(read))
 
     async def get_login(self, username: str) -> User | None:
-        async def read(r: "Redis") -> RawValue:
+        async def read(r: RedisClient) -> RawValue:
             return await r.get(login_key(username))
 
         return decode_user(await self._guard.run(read))
 
     async def fill_user(self, user: User) -> None:
-        await self._put_user(user, only_if_absent=True)
-
-    async def replace_user(self, user: User) -> None:
-        await self._put_user(user, only_if_absent=False)
-
-    async def _put_user(self, user: User, *, only_if_absent: bool) -> None:
         value = encode_user(user)
 
-        async def write(r: "Redis") -> None:
+        async def write(r: RedisClient) -> None:
             async with r.pipeline(transaction=False) as pipe:
-                pipe.set(user_key(user.id), value, ex=self._ttl_seconds, nx=only_if_absent)
-                pipe.set(login_key(user.username), value, ex=self._ttl_seconds, nx=only_if_absent)
+                self._queue_user(pipe, user, value, only_if_absent=True)
                 await pipe.execute()
 
         await self._guard.run(write)
 
+    async def replace_user(self, user: User) -> None:
+        """Raises UnreplicatedChange when no replica confirmed it (see RedisGuard.change)."""
+        value = encode_user(user)
+        await self._guard.change(
+            [user_key(user.id), login_key(user.username)],
+            lambda pipe: self._queue_user(pipe, user, value, only_if_absent=False),
+        )
+
+    def _queue_user(
+        self, pipe: AnyPipeline, user: User, value: bytes, *, only_if_absent: bool
+    ) -> None:
+        # Two hash slots: a non-transactional pipeline, which a cluster client splits per node.
+        pipe.set(user_key(user.id), value, ex=self._ttl_seconds, nx=only_if_absent)
+        pipe.set(login_key(user.username), value, ex=self._ttl_seconds, nx=only_if_absent)
+
     async def fill_session(self, state: SessionState, now: float) -> None:
         await self._put_session(state, now, only_if_absent=True)
 
-    async def replace_session(self, state: SessionState, now: float) -> None:
-        await self._put_session(state, now, only_if_absent=False)
+    async def replace_session(self, state: SessionState, now: float, *, confirm: bool) -> None:
+        """With `confirm`, raises UnreplicatedChange when no replica confirmed it."""
+        await self._put_session(state, now, only_if_absent=False, confirm=confirm)
 
-    async def _put_session(self, state: SessionState, now: float, *, only_if_absent: bool) -> None:
+    async def _put_session(
+        self, state: SessionState, now: float, *, only_if_absent: bool, confirm: bool = False
+    ) -> None:
         ttl = (
             self._ttl_seconds
             if state.is_revoked
@@ -83,8 +94,12 @@ class AuthCache:
         if ttl <= 0:
             return
         value = encode_session(state)
+        key = session_key(state.user_id, state.session_id)
+        if confirm:
+            await self._guard.change([key], lambda pipe: pipe.set(key, value, ex=ttl))
+            return
 
-        async def write(r: "Redis") -> None:
-            await r.set(session_key(state.session_id), value, ex=ttl, nx=only_if_absent)
+        async def write(r: RedisClient) -> None:
+            await r.set(key, value, ex=ttl, nx=only_if_absent)
 
         await self._guard.run(write)

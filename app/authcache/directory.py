@@ -9,8 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
-from redis.asyncio import Redis
-
 from app.authcache.cache import AuthCache
 from app.authcache.invalidations import InvalidationRepository
 from app.authcache.keys import keys_of
@@ -18,6 +16,7 @@ from app.authcache.records import SessionState
 from app.core.clock import Clock
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import CacheUnavailable
+from app.core.redis_connection import RedisClient
 from app.ops.metrics import Metrics
 from app.users.model import User
 from app.users.repository import UserRepository
@@ -149,12 +148,14 @@ class AuthDirectory:
     # --- changes (called after PostgreSQL committed them) -------------------------------
 
     async def publish_user(self, user: User) -> None:
+        """The change reaches Redis (and a replica, where there is one), or is recorded in
+        PostgreSQL, to be applied before Redis is trusted again (also after a failover)."""
         if not self._cache.is_enabled:
             return
         try:
             await self._cache.replace_user(user)
-        except CacheUnavailable:
-            await self._invalidations.record(users=[(user.id, user.username)], session_ids=[])
+        except CacheUnavailable:  # UnreplicatedChange too
+            await self._invalidations.record(users=[(user.id, user.username)], sessions=[])
 
     async def publish_sessions(self, states: list[SessionState]) -> None:
         if not self._cache.is_enabled or not states:
@@ -162,22 +163,26 @@ class AuthDirectory:
         now = self._clock()
         try:
             for state in states:
-                await self._cache.replace_session(state, now)
-        except CacheUnavailable:
-            await self._invalidations.record(users=[], session_ids=[s.session_id for s in states])
+                await self._cache.replace_session(state, now, confirm=True)
+        except CacheUnavailable:  # UnreplicatedChange too
+            await self._invalidations.record(
+                users=[], sessions=[(s.user_id, s.session_id) for s in states]
+            )
 
     async def publish_live_session(self, state: SessionState) -> None:
         """Puts a session's state in Redis or raises CacheUnavailable: for a session that
-        PostgreSQL does not have yet, Redis is the only place requests can find it."""
-        await self._cache.replace_session(state, self._clock())
+        PostgreSQL does not have yet, Redis is the only place requests can find it. Not
+        confirmed by a replica: a new session lost in a failover only means a new login."""
+        await self._cache.replace_session(state, self._clock(), confirm=False)
 
-    async def apply_pending_invalidations(self, redis: "Redis") -> None:
+    async def apply_pending_invalidations(self, redis: RedisClient) -> None:
         """Runs before a recovered Redis is trusted again (if it fails, Redis stays distrusted)
         and whenever a worker records invalidations (NOTIFY)."""
         pending = await self._invalidations.recent()
         if pending:
-            await redis.delete(*keys_of(pending.users, pending.session_ids))
+            # Split per hash slot by a cluster client (DEL is not atomic there; need not be).
+            await redis.delete(*keys_of(pending.users, pending.sessions))
             log.info(
                 "applied %d cache invalidations recorded while redis was unreachable",
-                len(pending.users) + len(pending.session_ids),
+                len(pending.users) + len(pending.sessions),
             )

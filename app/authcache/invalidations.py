@@ -19,10 +19,10 @@ MARGIN_SECONDS: Final = 60
 @dataclass(frozen=True, slots=True)
 class PendingInvalidations:
     users: list[tuple[int, str]]
-    session_ids: list[uuid.UUID]
+    sessions: list[tuple[int, uuid.UUID]]  # (user id, session id): its key names both
 
     def __bool__(self) -> bool:
-        return bool(self.users or self.session_ids)
+        return bool(self.users or self.sessions)
 
 
 class InvalidationRepository:
@@ -30,12 +30,15 @@ class InvalidationRepository:
         self._db = db
         self._window_seconds = cache_ttl_seconds + MARGIN_SECONDS
 
-    async def record(self, *, users: list[tuple[int, str]], session_ids: list[uuid.UUID]) -> None:
-        """Keeps the invalidations and tells every listening worker (delivered at commit)."""
-        rows: list[tuple[int | None, str | None, uuid.UUID | None]] = [
+    async def record(
+        self, *, users: list[tuple[int, str]], sessions: list[tuple[int, uuid.UUID]]
+    ) -> None:
+        """Keeps the invalidations and tells every listening worker (delivered at commit).
+        A session's row carries its user's id too (its cache key names both)."""
+        rows: list[tuple[int, str | None, uuid.UUID | None]] = [
             (u, name, None) for u, name in users
         ]
-        rows += [(None, None, s) for s in session_ids]
+        rows += [(u, None, s) for u, s in sessions]
         async with self._db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO cache_invalidations (user_id, username, session_id)"
@@ -51,9 +54,13 @@ class InvalidationRepository:
                 " WHERE created_at > now() - make_interval(secs => $1)",
                 self._window_seconds,
             )
+        # Rows without a user id (a session row of an older version) name no current key.
+        named = [r for r in rows if r["user_id"] is not None]
         return PendingInvalidations(
-            users=sorted({(r["user_id"], r["username"]) for r in rows if r["user_id"] is not None}),
-            session_ids=[r["session_id"] for r in rows if r["session_id"] is not None],
+            users=sorted({(r["user_id"], r["username"]) for r in named if r["session_id"] is None}),
+            sessions=[
+                (r["user_id"], r["session_id"]) for r in named if r["session_id"] is not None
+            ],
         )
 
     async def delete_expired(self) -> None:

@@ -1,19 +1,23 @@
 """Every Redis key keygate uses, in one place (all prefixed `kg:`).
 
 Auth cache (app/authcache/cache.py), each for AUTH_CACHE_TTL_SECONDS:
-- `user:{id}` and `login:{lower(username)}`: the User that login and the security
+- `{u<id>}:user` and `login:<lower(username)>`: the User that login and the security
   dependency need (JSON);
-- `session:{uuid}`: SessionState (JSON), for min(AUTH_CACHE_TTL_SECONDS, time to expiry);
-  a revoked session is kept as a tombstone rather than deleted.
+- `{u<user id>}:session:<uuid>`: SessionState (JSON), for min(AUTH_CACHE_TTL_SECONDS, time
+  to expiry); a revoked session is kept as a tombstone rather than deleted.
+A user's entry and their sessions' share the hash tag `{u<id>}`: the bearer path reads a user
+and a session in one MGET, which a Redis Cluster allows only within one hash slot. Every other
+operation on several keys is split per slot (non-transactional pipelines, DEL, SCAN) or takes
+one key per Lua call.
 Throttling (app/login/throttle.py, app/login/windows.py), sorted sets of attempt times:
-- `fail:ua:{account}:{address}`, `fail:u:{account}`, `fail:a:{address}`: password attempts,
-  LOGIN_LOCKOUT_SECONDS; `{account}` is `user:{id}` for an account whatever its spelling,
+- `fail:ua:<account>:<address>`, `fail:u:<account>`, `fail:a:<address>`: password attempts,
+  LOGIN_LOCKOUT_SECONDS; `<account>` is `user:<id>` for an account whatever its spelling,
   else the name as PostgreSQL folds it, or a digest of a name no username can be;
-  `{address}` an IPv4 address or an IPv6 /64;
-- `fail:otp:{user id}`: second-factor attempts, LOGIN_LOCKOUT_SECONDS;
-- `reg:{address}`: registrations, REGISTRATION_WINDOW_SECONDS.
+  `<address>` an IPv4 address or an IPv6 /64;
+- `fail:otp:<user id>`: second-factor attempts, LOGIN_LOCKOUT_SECONDS;
+- `reg:<address>`: registrations, REGISTRATION_WINDOW_SECONDS.
 Second factor (app/mfa/verification.py):
-- `totp-step:{user id}`: the last TOTP time step used, a little longer than the drift window.
+- `totp-step:<user id>`: the last TOTP time step used, a little longer than the drift window.
 Sessions started while PostgreSQL was down (app/sessions/journal.py):
 - `pending-sessions`: a list, until PostgreSQL takes them.
 
@@ -28,16 +32,20 @@ PREFIX: Final = "kg:"
 JOURNAL_KEY: Final = f"{PREFIX}pending-sessions"
 
 
+def _user_tag(user_id: int) -> str:
+    return f"{PREFIX}{{u{user_id}}}:"
+
+
 def user_key(user_id: int) -> str:
-    return f"{PREFIX}user:{user_id}"
+    return f"{_user_tag(user_id)}user"
 
 
 def login_key(username: str) -> str:
     return f"{PREFIX}login:{username.lower()}"
 
 
-def session_key(session_id: uuid.UUID) -> str:
-    return f"{PREFIX}session:{session_id}"
+def session_key(user_id: int, session_id: uuid.UUID) -> str:
+    return f"{_user_tag(user_id)}session:{session_id}"
 
 
 def totp_step_key(user_id: int) -> str:
@@ -64,7 +72,7 @@ def registrations_from_address_key(address: str) -> str:
     return f"{PREFIX}reg:{address}"
 
 
-def keys_of(users: list[tuple[int, str]], session_ids: list[uuid.UUID]) -> list[str]:
-    """The cache entries of these users (id, username) and sessions."""
+def keys_of(users: list[tuple[int, str]], sessions: list[tuple[int, uuid.UUID]]) -> list[str]:
+    """The cache entries of these users (id, username) and sessions (user id, session id)."""
     keys = [user_key(u) for u, _ in users] + [login_key(name) for _, name in users]
-    return keys + [session_key(s) for s in session_ids]
+    return keys + [session_key(u, s) for u, s in sessions]

@@ -28,6 +28,9 @@ CONNECTION_ERRORS: Final = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    # A multi-host DATABASE_URL where every host answered and none is writable (a failover
+    # between the primary's end and a standby's promotion). Not a PostgresConnectionError.
+    asyncpg.TargetServerAttributeNotMatched,
 )
 
 

@@ -1,72 +1,152 @@
 """The Redis client, with short timeouts and a circuit breaker: a dead or hanging Redis
-costs one short timeout, then nothing, until it answers again."""
+costs one short timeout, then nothing, until it answers again. Redis is one server, a master
+found through Sentinels, or a Redis Cluster (app/core/redis_connection.py); a failover is
+treated as an outage: Redis is distrusted until the changes it may have missed are applied."""
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, TypeVar
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.sentinel import SentinelConnectionPool
+from redis.exceptions import RedisClusterException, RedisError
 
 from app.core.errors import DatabaseUnavailable
+from app.core.redis_connection import RedisClient, connect_redis, master_identity
 from app.core.settings import Settings
 
 T = TypeVar("T")
 RawValue = bytes | str | None  # what a Redis read returns for one key
+AnyPipeline = Pipeline | ClusterPipeline
 log = logging.getLogger(__name__)
 
 BREAKER_OPEN_SECONDS: Final = 1.0
+# Every error that means "Redis cannot be used now". RedisClusterException (a cluster with
+# no reachable node, a slot nobody serves) is not a RedisError.
+REDIS_ERRORS: Final = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 
 class CacheUnavailable(Exception):
     """Redis did not answer (or the breaker is open); callers fall back to PostgreSQL."""
 
 
-def create_redis(settings: Settings) -> "Redis":
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
+class UnreplicatedChange(CacheUnavailable):
+    """Redis took a change but no replica confirmed it in time: a failover now could bring the
+    old value back, so the caller records the change as if Redis had been unreachable. Redis
+    answered, so the breaker stays closed."""
+
+
+def create_redis(settings: Settings) -> RedisClient:
+    return connect_redis(settings.redis_url, settings.redis_timeout_seconds)
 
 
 class RedisGuard:
     """Runs Redis calls through a circuit breaker. While the breaker is open calls fail at
     once; the first call after BREAKER_OPEN_SECONDS probes Redis, and before Redis is trusted
-    again `on_recovery` runs (it applies the cache invalidations that could not reach Redis)."""
+    again `on_recovery` runs (it applies the cache invalidations that could not reach Redis).
+    A new master (a failover, a restart) is distrusted the same way: it may lack the newest
+    writes, and it may hold entries that invalidations applied to the old master deleted."""
 
-    def __init__(self, redis: "Redis", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        clock: Callable[[], float] = time.monotonic,
+        replica_wait_ms: int = 100,
+    ) -> None:
+        """`replica_wait_ms`: how long a change waits for a replica to confirm it (WAIT);
+        it must stay below the socket timeout, or the client gives up first."""
         self.redis = redis
         self._clock = clock
+        self._replica_wait_ms = max(1, replica_wait_ms)
         self._retry_at: float | None = None
-        self.on_recovery: Callable[[Redis], Awaitable[None]] | None = None
+        self._master: str | None = None  # master_identity when Redis was last trusted
+        self.on_recovery: Callable[[RedisClient], Awaitable[None]] | None = None
         # Called for every call that could not use Redis (failed, or skipped by the breaker).
         self.on_unavailable: Callable[[], None] | None = None
 
-    async def run(self, operation: Callable[["Redis"], Awaitable[T]]) -> T:
+    async def run(self, operation: Callable[[RedisClient], Awaitable[T]]) -> T:
         if self._retry_at is not None:
             if self._clock() < self._retry_at:
                 raise self._unavailable()
             self._retry_at = self._clock() + BREAKER_OPEN_SECONDS  # one probe at a time
             try:
-                await self.redis.ping()
+                master = await master_identity(self.redis)
                 if self.on_recovery is not None:
                     await self.on_recovery(self.redis)
-            except (RedisError, OSError, TimeoutError, DatabaseUnavailable) as exc:
+            except (*REDIS_ERRORS, DatabaseUnavailable) as exc:
                 self._trip(exc)
                 raise self._unavailable() from exc
             log.info("redis is reachable again")
+            self._master = master
             self._retry_at = None
         try:
             return await operation(self.redis)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_ERRORS as exc:
             self._trip(exc)
             raise self._unavailable() from exc
+
+    async def change(self, keys: Sequence[str], queue: Callable[[AnyPipeline], object]) -> None:
+        """Writes a change to the cache (the commands `queue` adds, touching `keys`) that a
+        failover must not undo. Where a replica could be promoted (Sentinel; a Cluster slot
+        with replicas), the same connection then WAITs for one replica to confirm, and a
+        change no replica confirmed in time raises UnreplicatedChange (outside the breaker).
+        WAIT counts only what the connection that sends it wrote, so both go in one
+        non-transactional pipeline."""
+
+        async def write(r: RedisClient) -> list[Any]:
+            async with r.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                waits = await self._queue_replica_waits(r, pipe, keys)
+                results: list[Any] = await pipe.execute()
+            return results[len(results) - waits :] if waits else []
+
+        confirmations = await self.run(write)
+        if any(int(replicas) < 1 for replicas in confirmations):
+            log.warning("a cache change was not confirmed by a replica; recorded instead")
+            raise UnreplicatedChange()
+
+    async def _queue_replica_waits(
+        self, r: RedisClient, pipe: AnyPipeline, keys: Sequence[str]
+    ) -> int:
+        if isinstance(r, RedisCluster) and isinstance(pipe, ClusterPipeline):
+            await r.initialize()  # the slot map; a no-op once known
+            nodes = {}
+            for key in keys:
+                # The slot's master first, then its replicas: WAIT only where one could be
+                # promoted.
+                master, *replicas = r.nodes_manager.slots_cache.get(r.keyslot(key), [None])
+                if master is not None and replicas:
+                    nodes[master.name] = master
+            for node in nodes.values():
+                pipe.execute_command("WAIT", 1, self._replica_wait_ms, target_nodes=node)
+            return len(nodes)
+        if isinstance(pipe, Pipeline) and isinstance(
+            getattr(r, "connection_pool", None), SentinelConnectionPool
+        ):
+            pipe.execute_command("WAIT", 1, self._replica_wait_ms)
+            return 1
+        return 0
+
+    async def heartbeat(self) -> bool:
+        """Whether Redis can be used now. Also notices a new master (a failover, or a restart
+        that no request saw): Redis is then distrusted, and probed (`on_recovery` first) at
+        once."""
+        try:
+            master = await self.run(master_identity)
+        except CacheUnavailable:
+            return False
+        if self._master is None:
+            self._master = master
+        elif master != self._master:
+            log.warning("redis master changed; distrusted until recorded changes are applied")
+            self._retry_at = self._clock()
+            try:
+                await self.run(master_identity)
+            except CacheUnavailable:
+                return False
+        return True
 
     def _trip(self, exc: BaseException) -> None:
         if self._retry_at is None:

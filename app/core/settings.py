@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.client_address import Network, parse_networks
+from app.core.redis_connection import parse_redis_url
 
 MIN_SECRET_BYTES: Final = 32
 
@@ -21,7 +22,10 @@ DEV_SECRET_FILE: Final = Path(".keygate-jwt-secret")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused URL may hold a password; an error names the variable.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/keygate"
     # A direct (session) connection for LISTEN, when DATABASE_URL goes through PgBouncer in
@@ -81,6 +85,12 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str) -> str:
+        parse_redis_url(value)  # its messages say what is wrong, never quoting the URL
+        return value
 
     @property
     def effective_log_format(self) -> Literal["console", "json"]:

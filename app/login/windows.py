@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
 from app.core.clock import Clock
 from app.core.db import Database
 from app.core.errors import DatabaseUnavailable, TooManyAttempts
 from app.core.redis import CacheUnavailable, RedisGuard
+from app.core.redis_connection import RedisClient
 
 if TYPE_CHECKING:
     from app.core.db import Connection
@@ -104,7 +103,7 @@ class SlidingWindows:
         one of `prefixes`), in Redis and in PostgreSQL. Raises CacheUnavailable when Redis
         cannot be reached."""
 
-        async def run(redis: Redis) -> None:
+        async def run(redis: RedisClient) -> None:
             found = [
                 key
                 for prefix in prefixes
@@ -129,7 +128,7 @@ class SlidingWindows:
             await conn.execute("DELETE FROM login_failures WHERE failed_at < $1", cutoff)
 
     async def _take_in_redis(self, windows: Sequence[Window], now: float, member: str) -> float:
-        async def run(redis: Redis) -> float:
+        async def run(redis: RedisClient) -> float:
             taken: list[Window] = []
             for window in windows:
                 wait = float(
@@ -174,7 +173,7 @@ class SlidingWindows:
         return 0.0
 
 
-async def _zrem(redis: Redis, ticket: Ticket) -> None:
+async def _zrem(redis: RedisClient, ticket: Ticket) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         for window in ticket.windows:
             pipe.zrem(window.key, ticket.member)

@@ -4,12 +4,11 @@ PostgreSQL), or an unused recovery code."""
 import contextlib
 from typing import Final
 
-from redis.asyncio import Redis
-
 from app.authcache.keys import totp_step_key
 from app.core.clock import Clock
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import CacheUnavailable, RedisGuard
+from app.core.redis_connection import RedisClient
 from app.mfa import totp
 from app.mfa.repository import TotpRepository
 from app.users.model import User
@@ -64,7 +63,7 @@ class CodeVerifier:
         """Claims the step in Redis and in PostgreSQL, each that can be reached: a code used
         while either was away is still refused by the other. Neither reachable: refused."""
 
-        async def claim_in_redis(_: Redis) -> int:
+        async def claim_in_redis(_: RedisClient) -> int:
             claimed: int = await self._claim_script(
                 keys=[totp_step_key(user_id)], args=[step, STEP_KEY_TTL_SECONDS]
             )

@@ -10,11 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Final, cast
 
-from redis.asyncio import Redis
-
 from app.authcache.keys import JOURNAL_KEY
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import RedisGuard
+from app.core.redis_connection import RedisClient
 from app.sessions.repository import SessionRepository, SessionRow
 
 FLUSH_BATCH: Final = 100
@@ -66,7 +65,7 @@ class SessionJournal:
         """Moves journalled sessions into PostgreSQL; returns how many. Popping is atomic, so
         several workers flushing at once never write one entry twice or lose one."""
 
-        async def pop(r: Redis) -> list[bytes] | None:
+        async def pop(r: RedisClient) -> list[bytes] | None:
             return cast(list[bytes] | None, await r.lpop(JOURNAL_KEY, FLUSH_BATCH))
 
         entries = await self._guard.run(pop)

@@ -1,0 +1,160 @@
+"""keygate on a Redis Cluster (REDIS_URL=redis+cluster://...): everything that uses Redis works
+there, from Redis (never a fallback to PostgreSQL): logins, bearer and Basic requests from the
+cache, refresh, revocation, throttling and refusing a replayed TOTP code."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pyotp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio.cluster import RedisCluster
+
+from app.authcache.keys import totp_step_key, user_key
+from app.core.redis_connection import connect_redis
+from tests.clock import MovableClock
+from tests.conftest import RunningApp, make_settings, running_app
+from tests.factories import DEFAULT_PASSWORD, basic, login, make_user
+from tests.ha.observing import auth_source, unique_name
+from tests.ha.processes import RedisClusterSet
+
+pytestmark = pytest.mark.timeout(60)
+STEP_SECONDS = 30
+
+
+@pytest.fixture
+async def cluster_app(
+    database: asyncpg.Pool, redis_cluster: RedisClusterSet, clock: MovableClock
+) -> AsyncIterator[RunningApp]:
+    async with running_app(make_settings(redis_url=redis_cluster.url), clock) as started:
+        yield started
+
+
+@pytest.fixture
+async def cluster(redis_cluster: RedisClusterSet) -> AsyncIterator[RedisCluster]:
+    client = connect_redis(redis_cluster.url, timeout_seconds=0.5)
+    assert isinstance(client, RedisCluster)
+    yield client
+    await client.aclose()
+
+
+async def redis_fallbacks(client: httpx.AsyncClient) -> float:
+    response = await client.get("/metrics")
+    for family in text_string_to_metric_families(response.text):
+        if family.name == "keygate_redis_fallbacks":
+            return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
+    raise AssertionError("keygate_redis_fallbacks_total is not exported")
+
+
+async def test_logins_and_requests_are_served_from_the_cluster(
+    cluster_app: RunningApp, cluster: RedisCluster
+) -> None:
+    name = unique_name("cluster-")
+    user = await make_user(cluster_app.services, name)
+    async with cluster_app.client() as client:
+        tokens = await login(client, name)
+        bearer = await client.get("/users/me", headers=tokens.headers)
+        assert (bearer.status_code, auth_source(bearer)) == (200, "cache")
+        for _ in range(2):  # the second is answered from the cache and the Basic memo
+            response = await client.get("/users/me", headers=basic(name, DEFAULT_PASSWORD))
+            assert (response.status_code, auth_source(response)) == (200, "cache")
+
+        refreshed = await client.post(
+            "/token", data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        new_access = refreshed.json()["access_token"]
+        assert (await client.get("/users/me", headers=bearer_of(new_access))).status_code == 200
+
+        revoked = await client.post(
+            "/token/revoke", data={"token": refreshed.json()["refresh_token"]}
+        )
+        assert revoked.status_code == 200
+        assert (await client.get("/users/me", headers=bearer_of(new_access))).status_code == 401
+
+        assert await redis_fallbacks(client) == 0
+    assert await cluster.exists(user_key(user.id)) == 1
+
+
+def bearer_of(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+async def test_bearer_requests_of_many_users_at_once_are_served_from_the_cluster(
+    cluster_app: RunningApp,
+) -> None:
+    names = [unique_name("many-") for _ in range(6)]
+    for name in names:
+        await make_user(cluster_app.services, name)
+    async with cluster_app.client() as client:
+        logins = [await login(client, name) for name in names]
+        for tokens in logins:  # warm
+            assert (await client.get("/users/me", headers=tokens.headers)).status_code == 200
+
+        # Arriving together, their reads are joined into one batch spanning several slots.
+        responses = await asyncio.gather(
+            *(client.get("/users/me", headers=tokens.headers) for tokens in logins)
+        )
+
+        assert [(r.status_code, auth_source(r)) for r in responses] == [(200, "cache")] * 6
+        assert await redis_fallbacks(client) == 0
+
+
+async def test_failed_logins_are_throttled_in_the_cluster(
+    cluster_app: RunningApp, cluster: RedisCluster
+) -> None:
+    name = unique_name("throttled-")
+    user = await make_user(cluster_app.services, name)
+    wrong = {"grant_type": "password", "username": name, "password": "not the password"}
+    right = {**wrong, "password": DEFAULT_PASSWORD}
+    async with cluster_app.client() as client:
+        failures = cluster_app.services.settings.login_max_failures
+        for _ in range(failures):
+            assert (await client.post("/token", data=wrong)).status_code == 400
+
+        locked = await client.post("/token", data=right)
+
+        assert locked.status_code == 429, locked.text
+        assert await redis_fallbacks(client) == 0
+        assert [key async for key in cluster.scan_iter(match="kg:fail:u:*")]
+
+        # `keygate users unlock`: its SCAN and DEL reach every master.
+        await cluster_app.services.throttle.unlock(user.id)
+
+        assert (await client.post("/token", data=right)).status_code == 200
+        assert await redis_fallbacks(client) == 0
+
+
+async def test_a_totp_code_is_refused_the_second_time(
+    cluster_app: RunningApp, cluster: RedisCluster, clock: MovableClock
+) -> None:
+    name = unique_name("totp-")
+    user = await make_user(cluster_app.services, name)
+    async with cluster_app.client() as client:
+        tokens = await login(client, name)
+        clock.advance((STEP_SECONDS / 2 - clock() % STEP_SECONDS) % STEP_SECONDS)
+        begun = await client.post("/users/me/totp", headers=tokens.headers)
+        secret = begun.json()["secret"]
+        code = pyotp.TOTP(secret).at(clock())
+        confirm = {"code": code}
+        confirmed = await client.post(
+            "/users/me/totp/confirm", json=confirm, headers=tokens.headers
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        clock.advance(3 * STEP_SECONDS)
+        form = {
+            "grant_type": "password",
+            "username": name,
+            "password": DEFAULT_PASSWORD,
+            "otp": pyotp.TOTP(secret).at(clock()),
+        }
+
+        assert (await client.post("/token", data=form)).status_code == 200
+        replayed = await client.post("/token", data=form)
+
+        assert replayed.status_code == 400
+        assert replayed.json()["error"] == "invalid_grant"
+        assert await redis_fallbacks(client) == 0
+    assert await cluster.exists(totp_step_key(user.id)) == 1

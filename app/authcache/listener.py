@@ -16,7 +16,7 @@ import asyncpg
 
 from app.authcache.directory import AuthDirectory
 from app.authcache.invalidations import NOTIFY_CHANNEL
-from app.core.db import CONNECT_TIMEOUT_SECONDS, CONNECTION_ERRORS
+from app.core.db import CONNECT_TIMEOUT_SECONDS, CONNECTION_ERRORS, connect_each_host
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import CacheUnavailable, RedisGuard
 
@@ -39,7 +39,7 @@ class InvalidationListener:
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _listen(self) -> None:
-        conn = await asyncpg.connect(self._database_url, timeout=CONNECT_TIMEOUT_SECONDS)
+        conn = await connect_each_host(self._database_url, timeout=CONNECT_TIMEOUT_SECONDS)
         try:
             await conn.add_listener(NOTIFY_CHANNEL, self._on_notification)
             self._notified.set()  # catch up on what was recorded while nobody listened here

@@ -2,7 +2,8 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -32,6 +33,53 @@ CONNECTION_ERRORS: Final = (
     # between the primary's end and a standby's promotion). Not a PostgresConnectionError.
     asyncpg.TargetServerAttributeNotMatched,
 )
+
+
+# A host of a multi-host URL that fails this way is skipped for the next one, as libpq does.
+NEXT_HOST_ERRORS: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TargetServerAttributeNotMatched,
+)
+
+
+def single_host_urls(url: str) -> list[str]:
+    """The libpq multi-host URL `postgresql://user@h1:5432,h2:5433/db?...` as one URL a host,
+    each with the same credentials, database and query (target_session_attrs included)."""
+    parts = urlsplit(url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    return [urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}")) for host in hosts.split(",")]
+
+
+async def connect_each_host(
+    dsn: str | None = None,
+    *,
+    timeout: float = CONNECT_TIMEOUT_SECONDS,  # noqa: ASYNC109 (the name asyncpg's pool passes)
+    **options: Any,
+) -> "asyncpg.Connection[asyncpg.Record]":
+    """asyncpg.connect, but each host of a multi-host URL gets the whole `timeout` (libpq's
+    connect_timeout is per host too): asyncpg's one timeout for all hosts lets a host that
+    hangs (a primary gone silent) use it up, and the promoted standby is never tried."""
+    hosts = single_host_urls(dsn) if dsn else []
+    if len(hosts) <= 1:
+        connection: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+            dsn, timeout=timeout, **options
+        )
+        return connection
+    failures: list[Exception] = []
+    for host in hosts:
+        try:
+            connection = await asyncpg.connect(host, timeout=timeout, **options)
+        except NEXT_HOST_ERRORS as exc:
+            failures.append(exc)
+        else:
+            return connection
+    # As asyncpg does: a host that could not be reached says more than a read-only one.
+    unreachable = [
+        f for f in failures if not isinstance(f, asyncpg.TargetServerAttributeNotMatched)
+    ]
+    raise (unreachable or failures)[-1]
 
 
 class Database:
@@ -66,6 +114,7 @@ async def create_database(settings: Settings) -> Database:
     # min_size=0: the app starts, and serves cached users, while PostgreSQL is down.
     pool = await asyncpg.create_pool(
         settings.database_url,
+        connect=connect_each_host,
         min_size=0,
         max_size=settings.database_pool_size,
         timeout=CONNECT_TIMEOUT_SECONDS,

@@ -64,7 +64,12 @@ async def observe_until_healthy(
             pytest.fail(f"not within {timeout_seconds:.0f} s: {what}")
         await asyncio.sleep(POLL_SECONDS)
     observation.recovered_after = time.monotonic() - observation.started
-    log.info("%s: degraded for %.2f s", what, observation.unhealthy_seconds)
+    log.info(
+        "%s: degraded for %.2f s, fully back after %.2f s",
+        what,
+        observation.unhealthy_seconds,
+        observation.recovered_after,
+    )
     return observation
 
 

@@ -4,7 +4,9 @@ migrates the database through it, and when the primary stops and the standby is 
 keygate writes to the new primary without a restart; nothing written before is lost."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import pytest
@@ -129,3 +131,36 @@ async def test_logins_and_registrations_work_again_after_the_standby_is_promoted
         # ... and what was written before the stop is there: the user, read from PostgreSQL.
         await redis.flushdb()
         await login(client, before)
+
+
+@contextmanager
+def silent_listener(port: int) -> Iterator[None]:
+    """Takes connections on `port` and never answers: a host gone silent (dropped packets, a
+    hung machine), unlike a stopped server, which refuses at once."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(128)
+        yield
+
+
+async def test_a_silent_old_primary_does_not_keep_keygate_from_the_promoted_standby(
+    postgres_pair: PostgresPair, pair_app: RunningApp
+) -> None:
+    async with pair_app.client() as client:
+        assert (await register(client, unique_name("before-"))).status_code == 201
+        await postgres_pair.stop_primary()
+
+        with silent_listener(postgres_pair.primary_port):
+            await postgres_pair.promote_standby()
+
+            async def step(seen: Observation) -> bool:
+                registered = record(seen, await register(client, unique_name("after-")))
+                return registered.status_code == 201
+
+            seen = await observe_until_healthy(
+                step,
+                what="PostgreSQL failover, old primary silent",
+                timeout_seconds=RECOVERY_TIMEOUT_SECONDS,
+            )
+    seen.assert_no_server_errors_but_503()

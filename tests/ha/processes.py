@@ -397,12 +397,18 @@ class RedisClusterSet:
         return True
 
     def _replicas_are_in_sync(self) -> bool:
-        with SyncRedis(port=self.ports[0], socket_timeout=0.5) as node:
-            try:
-                slot_ranges = node.execute_command("CLUSTER", "SLOTS")
-            except (RedisError, OSError):
+        """Also waits until every node lists every replica in CLUSTER SLOTS (gossip takes
+        ~1 s after the replicas synced): a client reads its slot map, replicas included,
+        from whichever node it asks first."""
+        for port in self.ports:
+            with SyncRedis(port=port, socket_timeout=0.5) as node:
+                try:
+                    slot_ranges = node.execute_command("CLUSTER", "SLOTS")
+                except (RedisError, OSError):
+                    return False
+            # [first slot, last slot, [master ip, master port, id], replicas...] per range
+            if any(len(owner) - 3 < self.replicas_per_master for owner in slot_ranges):
                 return False
-        # [first slot, last slot, [master ip, master port, id], replicas...] per range
         slot_of_master = {int(owner[2][1]): int(owner[0]) for owner in slot_ranges}
         return all(
             replicas_acknowledge_a_write(master, self.replicas_per_master, key_in_slot(slot))

@@ -3,7 +3,7 @@ there, from Redis (never a fallback to PostgreSQL): logins, bearer and Basic req
 cache, refresh, revocation, throttling and refusing a replayed TOTP code."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
@@ -13,11 +13,18 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio.cluster import RedisCluster
 
 from app.authcache.keys import totp_step_key, user_key
+from app.core.redis import RedisGuard, UnreplicatedChange
 from app.core.redis_connection import connect_redis
 from tests.clock import MovableClock
 from tests.conftest import RunningApp, make_settings, running_app
 from tests.factories import DEFAULT_PASSWORD, basic, login, make_user
-from tests.ha.observing import auth_source, unique_name
+from tests.ha.observing import (
+    Observation,
+    auth_source,
+    observe_until_healthy,
+    record,
+    unique_name,
+)
 from tests.ha.processes import RedisClusterSet
 
 pytestmark = pytest.mark.timeout(60)
@@ -158,3 +165,75 @@ async def test_a_totp_code_is_refused_the_second_time(
         assert replayed.json()["error"] == "invalid_grant"
         assert await redis_fallbacks(client) == 0
     assert await cluster.exists(totp_step_key(user.id)) == 1
+
+
+@pytest.fixture
+def replicated_cluster() -> Iterator[RedisClusterSet]:
+    started = RedisClusterSet(replicas_per_master=1).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+async def test_a_change_waits_for_the_replica_of_the_master_that_took_it(
+    replicated_cluster: RedisClusterSet,
+) -> None:
+    client = connect_redis(replicated_cluster.url, timeout_seconds=0.5)
+    assert isinstance(client, RedisCluster)
+    guard = RedisGuard(client, replica_wait_ms=200)
+    try:
+        await client.initialize()
+        key = user_key(1)
+        master = client.get_node_from_key(key)
+        other_key = next(
+            k
+            for k in (user_key(i) for i in range(2, 100))
+            if client.get_node_from_key(k).port != master.port
+        )
+        await guard.change([key], lambda pipe: pipe.set(key, "confirmed"))
+        (replica,) = await replicated_cluster.replica_ports_of(master.port)
+
+        replicated_cluster.pause(replica)
+        try:
+            with pytest.raises(UnreplicatedChange):
+                await guard.change([key], lambda pipe: pipe.set(key, "unconfirmed"))
+            await guard.change([other_key], lambda pipe: pipe.set(other_key, "confirmed"))
+        finally:
+            replicated_cluster.resume(replica)
+    finally:
+        await client.aclose()
+
+
+async def test_requests_carry_on_through_a_cluster_failover_and_return_to_the_cache(
+    database: asyncpg.Pool, replicated_cluster: RedisClusterSet, clock: MovableClock
+) -> None:
+    name = unique_name("cluster-failover-")
+    form = {"grant_type": "password", "username": name, "password": DEFAULT_PASSWORD}
+    settings = make_settings(redis_url=replicated_cluster.url)
+    async with running_app(settings, clock) as app, app.client() as client:
+        user = await make_user(app.services, name)
+        tokens = await login(client, name)
+        assert auth_source(await client.get("/users/me", headers=tokens.headers)) == "cache"
+        redis = app.services.redis
+        assert isinstance(redis, RedisCluster)
+        master = redis.get_node_from_key(user_key(user.id))
+        replicas = await replicated_cluster.replica_ports_of(master.port)
+
+        replicated_cluster.kill(master.port)
+
+        async def step(seen: Observation) -> bool:
+            me = record(seen, await client.get("/users/me", headers=tokens.headers))
+            token = record(seen, await client.post("/token", data=form))
+            ready = record(seen, await client.get("/ready"))
+            return (
+                me.status_code == token.status_code == 200
+                and auth_source(me) == "cache"
+                and ready.json()["redis"] == "ok"
+            )
+
+        seen = await observe_until_healthy(
+            step, what="Redis Cluster failover (a master killed)", timeout_seconds=20
+        )
+        assert redis.get_node_from_key(user_key(user.id)).port in replicas
+    seen.assert_no_server_errors_but_503()

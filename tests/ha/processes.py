@@ -397,23 +397,34 @@ class RedisClusterSet:
         return True
 
     def _replicas_are_in_sync(self) -> bool:
-        """Also waits until every node lists every replica in CLUSTER SLOTS (gossip takes
-        ~1 s after the replicas synced): a client reads its slot map, replicas included,
-        from whichever node it asks first."""
-        for port in self.ports:
-            with SyncRedis(port=port, socket_timeout=0.5) as node:
-                try:
-                    slot_ranges = node.execute_command("CLUSTER", "SLOTS")
-                except (RedisError, OSError):
-                    return False
-            # [first slot, last slot, [master ip, master port, id], replicas...] per range
-            if any(len(owner) - 3 < self.replicas_per_master for owner in slot_ranges):
-                return False
+        """Also waits until every node lists every replica in CLUSTER SLOTS: a client reads
+        its slot map, replicas included, from whichever node it asks first, and a node lists
+        a replica only once it has replicated something (the write probes here; without
+        them, until the master's ping to its replicas 10 s later)."""
+        slot_ranges = self._slot_ranges(self.ports[0])
+        if slot_ranges is None:
+            return False
+        # [first slot, last slot, [master ip, master port, id], replicas...] per range
         slot_of_master = {int(owner[2][1]): int(owner[0]) for owner in slot_ranges}
-        return all(
+        if not all(
             replicas_acknowledge_a_write(master, self.replicas_per_master, key_in_slot(slot))
             for master, slot in slot_of_master.items()
-        )
+        ):
+            return False
+        for port in self.ports:
+            seen = self._slot_ranges(port)
+            if seen is None or any(len(owner) - 3 < self.replicas_per_master for owner in seen):
+                return False
+        return True
+
+    @staticmethod
+    def _slot_ranges(port: int) -> list[list[object]] | None:
+        with SyncRedis(port=port, socket_timeout=0.5) as node:
+            try:
+                slot_ranges: list[list[object]] = node.execute_command("CLUSTER", "SLOTS")
+            except (RedisError, OSError):
+                return None
+        return slot_ranges
 
     async def replica_ports_of(self, master_port: int) -> list[int]:
         """The ports of the replicas that follow the master on `master_port`."""

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from app.core.redis import RedisGuard
+from app.core.redis import RedisGuard, UnreplicatedChange
 from app.core.redis_connection import RedisClient, connect_redis
 from tests.clock import MovableClock
 from tests.conftest import RunningApp, make_settings, running_app
@@ -161,8 +161,6 @@ async def test_a_new_master_is_distrusted_until_recorded_changes_are_applied_to_
 async def test_a_change_no_replica_confirmed_is_reported_and_leaves_redis_trusted(
     sentinel_set: SentinelSet, guarded: RedisGuard
 ) -> None:
-    from app.core.redis import UnreplicatedChange
-
     await guarded.change(["confirmed"], lambda pipe: pipe.set("confirmed", "1"))
 
     sentinel_set.pause(sentinel_set.replica_port)

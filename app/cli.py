@@ -15,7 +15,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from app.api.schemas.users import UserCreate
-from app.core.db import CONNECTION_ERRORS, create_database
+from app.core.db import CONNECTION_ERRORS, connect_each_host, create_database
 from app.core.errors import InvalidField
 from app.core.redis import REDIS_ERRORS, CacheUnavailable, create_redis
 from app.core.settings import Settings
@@ -70,7 +70,7 @@ def load_settings() -> Settings:
 
 async def check_postgres(settings: Settings) -> None:
     try:
-        conn = await asyncpg.connect(settings.database_url, timeout=5)
+        conn = await connect_each_host(settings.database_url, timeout=5)
     except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
         raise CommandError(
             f"PostgreSQL is unreachable at {redacted(settings.database_url)}: {exc}"
@@ -97,7 +97,7 @@ async def create_database_if_missing(database_url: str) -> None:
     name = parts.path.lstrip("/")
     maintenance_url = urlunsplit(parts._replace(path="/postgres"))
     try:
-        conn = await asyncpg.connect(maintenance_url, timeout=5)
+        conn = await connect_each_host(maintenance_url, timeout=5)
     except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
         raise CommandError(
             f"PostgreSQL is unreachable at {redacted(maintenance_url)}: {exc}"

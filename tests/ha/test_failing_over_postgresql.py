@@ -1,22 +1,21 @@
 """keygate on a PostgreSQL primary and streaming standby, through the libpq multi-host URL
-(`postgresql://h1,h2/keygate?target_session_attrs=read-write`): `keygate migrate` creates and
-migrates the database through it, and when the primary stops and the standby is promoted,
-keygate writes to the new primary without a restart; nothing written before is lost."""
+(`postgresql://h1,h2/keygate?target_session_attrs=read-write`): `keygate migrate` (a real
+process) creates and migrates the database through it, and when the primary stops and the
+standby is promoted, keygate writes to the new primary without a restart; nothing written
+before is lost."""
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
-from alembic.config import Config
 from redis.asyncio import Redis
 
-from alembic import command
-from app.cli import create_database_if_missing
 from tests.clock import MovableClock
-from tests.conftest import ROOT, RunningApp, make_settings, running_app
+from tests.conftest import RunningApp, make_settings, running_app
+from tests.core.test_run_the_cli import keygate
 from tests.factories import DEFAULT_PASSWORD, login
 from tests.ha.observing import (
     Observation,
@@ -32,21 +31,14 @@ DATABASE = "keygate_failover"
 RECOVERY_TIMEOUT_SECONDS = 20.0
 
 
-def upgrade(database_url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
-
-
 @pytest.fixture
 async def pair_app(
-    postgres_pair: PostgresPair, redis: Redis, clock: MovableClock
+    postgres_pair: PostgresPair, redis: Redis, clock: MovableClock, tmp_path: Path
 ) -> AsyncIterator[RunningApp]:
     settings = make_settings(database_url=postgres_pair.url(DATABASE))
-    # What `keygate migrate` does (without letting alembic.ini reconfigure the test's logging).
-    await create_database_if_missing(settings.database_url)
-    await asyncio.to_thread(upgrade, settings.database_url)
+    migrated = await keygate("migrate", cwd=tmp_path, DATABASE_URL=settings.database_url)
+    assert migrated.returncode == 0, migrated.stderr
+    assert f"created database {DATABASE}" in migrated.stdout
     await redis.flushdb()
     async with running_app(settings, clock) as started:
         yield started

@@ -237,3 +237,20 @@ async def test_requests_carry_on_through_a_cluster_failover_and_return_to_the_ca
         )
         assert redis.get_node_from_key(user_key(user.id)).port in replicas
     seen.assert_no_server_errors_but_503()
+
+
+async def test_a_cluster_that_cannot_be_reached_is_an_unavailable_redis(
+    database: asyncpg.Pool, clock: MovableClock
+) -> None:
+    """With every node down redis-py raises RedisClusterException, which is no RedisError."""
+    name = unique_name("no-cluster-")
+    settings = make_settings(redis_url="redis+cluster://127.0.0.1:1,127.0.0.1:2")
+    async with running_app(settings, clock) as app, app.client() as client:
+        await make_user(app.services, name)
+        tokens = await login(client, name)
+        bearer = await client.get("/users/me", headers=tokens.headers)
+        ready = await client.get("/ready")
+
+        assert (bearer.status_code, auth_source(bearer)) == (200, "db")
+        assert (ready.status_code, ready.json()["redis"]) == (200, "unavailable")
+        assert await redis_fallbacks(client) > 0

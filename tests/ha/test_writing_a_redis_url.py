@@ -1,7 +1,10 @@
 """An operator writes REDIS_URL for one server, for Sentinels or for a Redis Cluster; a
 malformed one is refused with a message that says what is wrong and never shows a password."""
 
+from pathlib import Path
+
 import pytest
+from pydantic import ValidationError
 
 from app.core.redis_connection import (
     ClusterLocation,
@@ -10,6 +13,8 @@ from app.core.redis_connection import (
     ServerLocation,
     parse_redis_url,
 )
+from app.core.settings import Settings
+from tests.core.test_run_the_cli import keygate
 
 
 def test_a_sentinel_url_names_the_sentinels_the_service_the_database_and_the_credentials() -> None:
@@ -88,3 +93,22 @@ def test_a_password_with_an_unencoded_separator_is_never_shown(url: str) -> None
         parse_redis_url(url)
 
     assert "s3cr3t" not in str(refused.value)
+
+
+def test_settings_refuse_a_malformed_redis_url_naming_the_variable_not_the_url() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, redis_url="redis+sentinel://:s3cr3t@a:1,b:x/keygate")  # type: ignore[call-arg]
+
+    assert "REDIS_URL: host 2 has no valid port" in str(refused.value)
+    assert "s3cr3t" not in str(refused.value)
+
+
+async def test_keygate_refuses_to_start_with_one_line_naming_redis_url(tmp_path: Path) -> None:
+    done = await keygate("serve", cwd=tmp_path, REDIS_URL="redis+cluster://:s3cr3t@node-a:7000/0")
+
+    assert done.returncode == 1
+    assert done.error_lines == [
+        "keygate: invalid configuration (REDIS_URL): REDIS_URL (redis+cluster://): takes no "
+        "path: a cluster has only database 0"
+    ]
+    assert "s3cr3t" not in done.stdout + done.stderr

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
@@ -122,8 +123,10 @@ class RedisGuard:
             for node in nodes.values():
                 pipe.execute_command("WAIT", 1, self._replica_wait_ms, target_nodes=node)
             return len(nodes)
-        if isinstance(pipe, Pipeline) and isinstance(
-            getattr(r, "connection_pool", None), SentinelConnectionPool
+        if (
+            isinstance(r, Redis)
+            and isinstance(pipe, Pipeline)
+            and isinstance(r.connection_pool, SentinelConnectionPool)
         ):
             pipe.execute_command("WAIT", 1, self._replica_wait_ms)
             return 1

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from app.accounts.registration import Registration
 from app.accounts.service import AccountService
 from app.authcache.cache import AuthCache
 from app.authcache.directory import AuthDirectory
@@ -55,6 +56,7 @@ class Container:
     challenges: Challenges
     enrolment: TotpEnrolment
     accounts: AccountService
+    registration: Registration
     introspector: Introspector
     trusted_proxies: tuple[Network, ...]
 
@@ -169,10 +171,14 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
             totp=totp_repository,
             codes=codes,
             throttle=throttle,
+        ),
+        registration=Registration(
+            users=users,
+            hasher=hasher,
             windows=windows,
-            registration_open=settings.registration_open,
-            registration_max_per_address=settings.registration_max_per_address,
-            registration_window_seconds=settings.registration_window_seconds,
+            is_open=settings.registration_open,
+            max_per_address=settings.registration_max_per_address,
+            window_seconds=settings.registration_window_seconds,
         ),
         introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,

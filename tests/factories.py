@@ -41,7 +41,7 @@ async def make_user(
     is_admin: bool = False,
     email: str | None = None,
 ) -> User:
-    return await services.accounts.create(
+    return await services.registration.create(
         username=username, password=password, email=email, is_admin=is_admin
     )
 

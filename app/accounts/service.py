@@ -1,15 +1,12 @@
-"""The actions on an account that touch credentials. Each is written to PostgreSQL, then
+"""The changes to an account that touch credentials. Each is written to PostgreSQL, then
 published to the auth cache, then the sessions it affects are ended: so it counts on every
 worker from the next request."""
 
 import uuid
 
 from app.authcache.directory import AuthDirectory
-from app.authcache.keys import registrations_from_address_key
-from app.core.client_address import address_bucket
-from app.core.errors import Forbidden, NotFound, Rejected, Unavailable
+from app.core.errors import NotFound, Rejected, Unavailable
 from app.login.throttle import LoginThrottle, account_of_user
-from app.login.windows import SlidingWindows, Window
 from app.mfa.errors import InvalidCode, TotpNotEnabled
 from app.mfa.repository import TotpRepository
 from app.mfa.verification import CodeVerifier
@@ -17,11 +14,7 @@ from app.sessions.service import SessionService
 from app.users.model import User
 from app.users.password_policy import check_password
 from app.users.passwords import PasswordHasher
-from app.users.repository import UsernameTaken, UserRepository
-
-
-class RegistrationClosed(Forbidden):
-    message = "registration is closed"
+from app.users.repository import UserRepository
 
 
 class WrongPassword(Rejected):
@@ -39,10 +32,6 @@ class AccountService:
         totp: TotpRepository,
         codes: CodeVerifier,
         throttle: LoginThrottle,
-        windows: SlidingWindows,
-        registration_open: bool,
-        registration_max_per_address: int,
-        registration_window_seconds: int,
     ) -> None:
         self._users = users
         self._hasher = hasher
@@ -51,53 +40,6 @@ class AccountService:
         self._totp = totp
         self._codes = codes
         self._throttle = throttle
-        self._windows = windows
-        self._registration_open = registration_open
-        self._registration_max = registration_max_per_address
-        self._registration_window_seconds = registration_window_seconds
-
-    async def register(
-        self,
-        *,
-        username: str,
-        password: str,
-        email: str | None,
-        full_name: str | None,
-        ip: str | None,
-    ) -> User:
-        """Self-service registration (POST /users), when REGISTRATION_OPEN: at most
-        REGISTRATION_MAX_PER_ADDRESS per address (an IPv6 /64) and window, counted before any
-        work, so a flood costs one Redis call per request past the limit."""
-        if not self._registration_open:
-            raise RegistrationClosed
-        key = registrations_from_address_key(address_bucket(ip))
-        await self._windows.take(
-            [Window(key, self._registration_max, self._registration_window_seconds)]
-        )
-        return await self.create(
-            username=username, password=password, email=email, full_name=full_name
-        )
-
-    async def create(
-        self,
-        *,
-        username: str,
-        password: str,
-        email: str | None = None,
-        full_name: str | None = None,
-        is_admin: bool = False,
-    ) -> User:
-        # A taken name is refused before bcrypt runs (the unique index still decides races).
-        if await self._users.get_by_username(username) is not None:
-            raise UsernameTaken
-        password_hash = await self._hasher.hash(password)
-        return await self._users.create(
-            username=username,
-            password_hash=password_hash,
-            email=email,
-            full_name=full_name,
-            is_admin=is_admin,
-        )
 
     async def change_password(
         self,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
+from app.accounts.registration import Registration
 from app.accounts.service import AccountService
 from app.api.client import client_ip, client_of
 from app.core.db import Database
@@ -75,6 +76,11 @@ def get_accounts(request: Request) -> AccountService:
     return accounts
 
 
+def get_registration(request: Request) -> Registration:
+    registration: Registration = _services(request).registration
+    return registration
+
+
 def get_products(request: Request) -> ProductRepository:
     products: ProductRepository = _services(request).products
     return products
@@ -127,6 +133,7 @@ def get_client(request: Request) -> Client:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Users = Annotated[UserRepository, Depends(get_users)]
 Accounts = Annotated[AccountService, Depends(get_accounts)]
+Registrations = Annotated[Registration, Depends(get_registration)]
 Products = Annotated[ProductRepository, Depends(get_products)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
 Grants = Annotated[GrantService, Depends(get_grants)]

@@ -4,7 +4,7 @@ for the running app at once, through its auth cache, with no restart."""
 
 import pytest
 
-from tests.core.test_run_the_cli import keygate
+from tests.cli import keygate
 from tests.factories import DEFAULT_PASSWORD, basic, login, make_user
 
 NEW_PASSWORD = "saffron-lighthouse-27"

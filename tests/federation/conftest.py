@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,11 +26,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.container import Container
 from app.tokens.keys import generate_private_key_file
+from tests.cli import KEYGATE, keygate
 from tests.clock import MovableClock
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, RunningApp, make_settings, running_app
 from tests.factories import login, make_user
 
-KEYGATE = str(Path(sys.executable).parent / "keygate")
 ALGORITHMS = ("ES256", "RS256")
 # RFC 7638 §3.2: the required members of each key type, the only ones the thumbprint hashes.
 REQUIRED_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
@@ -240,37 +239,8 @@ def process_env(cwd: Path, **env: str) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class Finished:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-
-async def run_keygate(
-    *args: str, cwd: Path, time_limit_seconds: float = 60, **env: str
-) -> Finished:
-    process = await asyncio.create_subprocess_exec(
-        KEYGATE,
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=process_env(cwd, **env),
-        cwd=cwd,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), time_limit_seconds)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        pytest.fail(f"keygate {' '.join(args)} still running after {time_limit_seconds}s")
-    assert process.returncode is not None
-    return Finished(process.returncode, stdout.decode(), stderr.decode())
+# The console script in a real process (tests.cli.keygate), under the name these tests use.
+run_keygate = keygate
 
 
 @dataclass

@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from tests.cli import keygate
 from tests.clock import MovableClock
 from tests.conftest import RunningApp, make_settings, running_app
-from tests.core.test_run_the_cli import keygate
 from tests.factories import DEFAULT_PASSWORD, login
 from tests.ha.observing import (
     Observation,

@@ -14,7 +14,7 @@ from app.core.redis_connection import (
     parse_redis_url,
 )
 from app.core.settings import Settings
-from tests.core.test_run_the_cli import keygate
+from tests.cli import keygate
 
 
 def test_a_sentinel_url_names_the_sentinels_the_service_the_database_and_the_credentials() -> None:

@@ -5,15 +5,10 @@ throttled request, and tokens built byte by byte.
 Everything goes through HTTP, the shared fixtures and SQL: no test here imports the service's
 own modules, so the tests hold whatever shape the code takes."""
 
-import asyncio
 import base64
 import hmac
-import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
@@ -22,8 +17,6 @@ import pytest
 
 from tests.clock import MovableClock
 from tests.conftest import (
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
     RunningApp,
     make_settings,
     running_app,
@@ -37,7 +30,6 @@ OTP_MAX_FAILURES: Final = 10  # OTP_MAX_FAILURES's default
 WRONG: Final = "not the password at all"
 TEST_CLIENT: Final = "203.0.113.7"  # the address RunningApp.client() connects from
 MFA_OTP_GRANT: Final = "urn:keygate:params:oauth:grant-type:mfa-otp"
-KEYGATE: Final = str(Path(sys.executable).parent / "keygate")
 
 StartApp = Callable[..., Awaitable[RunningApp]]
 
@@ -134,38 +126,3 @@ def compact_jws(header: bytes, payload: bytes, *, signed: bool) -> str:
 
 
 # --- the command line -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finished:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-async def run_keygate(*args: str, cwd: Path, time_limit_seconds: float = 60, **env: str):
-    """The `keygate` console script in a real process, with the test database and Redis and
-    nothing else from the caller's environment but PATH."""
-    process = await asyncio.create_subprocess_exec(
-        KEYGATE,
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(cwd),
-            "DATABASE_URL": TEST_DATABASE_URL,
-            "REDIS_URL": TEST_REDIS_URL,
-            **env,
-        },
-        cwd=cwd,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), time_limit_seconds)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        pytest.fail(f"keygate {' '.join(args)} still running after {time_limit_seconds}s")
-    assert process.returncode is not None
-    return Finished(process.returncode, stdout.decode(), stderr.decode())

@@ -7,7 +7,7 @@ import stat
 
 from cryptography.hazmat.primitives import serialization
 
-from .conftest import run_keygate
+from tests.cli import keygate as run_keygate
 
 
 async def generate(tmp_path, *flags: str):

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deps import Accounts, Admin, ClientDep, Me, Sessions, Users
+from app.api.deps import Accounts, Admin, ClientDep, Me, Registrations, Sessions, Users
 from app.api.schemas.users import (
     AdminUserUpdate,
     PasswordChange,
@@ -23,8 +23,8 @@ UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post("", status_code=201, responses={403: {}, 409: {}, 429: {}, 503: {}})
-async def register(body: UserCreate, accounts: Accounts, client: ClientDep) -> UserOut:
-    user = await accounts.register(
+async def register(body: UserCreate, registration: Registrations, client: ClientDep) -> UserOut:
+    user = await registration.register(
         username=body.username,
         password=body.password,
         email=body.email,

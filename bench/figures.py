@@ -9,14 +9,16 @@ from typing import Any, Final
 PG_ZERO: Final = 0.001  # "0 statements a request", to three decimals
 # figure: the least ratio to its baseline that meets the target (and the stretch goal).
 RATIO_TARGETS: Final = {
-    "bearer": 0.5,
-    "basic": 0.45,
+    "plain": 0.8,
+    "bearer": 0.7,
+    "basic": 0.6,
     "login": 0.85,
+    "flood_login": 0.8,
     "storm_bearer": 0.40,
     "scale_bearer": 0.90,
     "scale_login": 0.90,
 }
-STRETCH_TARGETS: Final = {"bearer": 0.6}
+STRETCH_TARGETS: Final = {"bearer": 0.8}
 
 
 @dataclass
@@ -38,7 +40,8 @@ class Figure:
 
 # In the order of the table and the chart.
 FIGURES: Final = {
-    "plain": Figure("GET /health: the stack's ceiling", "req/s", "plain"),
+    "bare": Figure("GET /health of a minimal FastAPI app, same server", "req/s", "bare"),
+    "plain": Figure("GET /health: keygate's stack, its ceiling", "req/s", "bare"),
     "bearer": Figure("GET /users/me, bearer token, warm cache", "req/s", "plain"),
     "basic": Figure("GET /users/me, HTTP Basic, warm", "req/s", "plain"),
     "products": Figure("GET /products, bearer token", "req/s", "plain"),
@@ -46,6 +49,8 @@ FIGURES: Final = {
     "nocache_basic": Figure("basic with the auth cache off", "req/s", "plain"),
     "raw_bcrypt": Figure("bcrypt verify (cost 12) on every core", "req/s", "raw_bcrypt"),
     "login": Figure("POST /token, password grant, cost 12", "req/s", "raw_bcrypt"),
+    "flood_login": Figure("login during a registration flood (32 connections)", "req/s", "login"),
+    "flood_registrations": Figure("registrations a second in that flood", "req/s"),
     "storm_bearer": Figure("bearer during a login storm (64 connections)", "req/s", "bearer"),
     "storm_health_p99": Figure("GET /health p99 during the storm", "ms"),
     "storm_login_p99": Figure("POST /token p99 during the storm", "ms"),
@@ -175,5 +180,10 @@ def check_targets(results: Results) -> list[Target]:
             f"{largest_growth:+.1%}",
             largest_growth < 0.05,
         ),
-        Target("errors other than the storm's 503s", "none", errors or "none", not results.errors),
+        Target(
+            "errors other than the storm's 503s (cold workers included)",
+            "none",
+            errors or "none",
+            not results.errors,
+        ),
     ]

@@ -9,6 +9,7 @@ from figures import RATIO_TARGETS, Figure, Results, Target
 
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 LABELS: Final = {
+    "bare": "bare FastAPI",
     "plain": "plain",
     "bearer": "bearer",
     "basic": "basic",
@@ -17,6 +18,8 @@ LABELS: Final = {
     "nocache_basic": "basic, no cache",
     "raw_bcrypt": "raw bcrypt",
     "login": "login",
+    "flood_login": "login in flood",
+    "flood_registrations": "registrations in flood",
     "storm_bearer": "bearer in storm",
     "storm_health_p99": "/health p99 in storm",
     "storm_login_p99": "login p99 in storm",

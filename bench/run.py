@@ -37,7 +37,7 @@ import redis
 import report
 from figures import Results, check_targets
 from loadgen import Load
-from server import ROOT, KeygateServer, ServerError, keygate
+from server import ROOT, BareServer, KeygateServer, ServerError, keygate
 
 REDIS_URL: Final = "redis://127.0.0.1:6379/12"
 BCRYPT_ROUNDS: Final = 12
@@ -45,6 +45,10 @@ CACHE_TTL_SECONDS: Final = 300  # keygate's default
 HTTP_CONNECTIONS: Final = 32
 LOGIN_CONNECTIONS: Final = 8  # enough to keep every bcrypt thread of both workers busy
 STORM_CONNECTIONS: Final = 64
+FLOOD_CONNECTIONS: Final = 32  # registrations at once, all from 127.0.0.1
+# The flood's server admits this many registrations per address (the default, 20 an hour,
+# would turn the flood away with 429 before it costs anything).
+FLOOD_REGISTRATIONS_PER_ADDRESS: Final = 10_000_000
 PROBE_CONNECTIONS: Final = 2
 LOGIN_TIMEOUT_SECONDS: Final = 30
 LOG_DIR: Final = report.RESULTS_DIR / "tmp"
@@ -52,6 +56,7 @@ LOG_DIR: Final = report.RESULTS_DIR / "tmp"
 OVERHEAD_SECONDS: Final = 100
 
 HTTP_FIGURES: Final = {  # name: (path, credentials)
+    "bare": ("/health", None),  # served by bench/bare_app.py, not keygate
     "plain": ("/health", None),
     "bearer": ("/users/me", "bearer"),
     "basic": ("/users/me", "basic"),
@@ -78,6 +83,7 @@ class Profile:
         return (
             http_figures * (self.warmup + self.runs * self.http)
             + 2 * (self.warmup + self.runs * self.login)  # login and scale login
+            + self.runs * self.login  # login during a registration flood
             + self.runs * (self.bcrypt + self.storm)
             + 2 * self.pg
             + 3 * database.STATS_FLUSH_SECONDS
@@ -101,6 +107,7 @@ class Bench:
         self.users = accounts.Accounts.new()
         self.token = ""
         self._server: KeygateServer | None = None
+        self.bare: KeygateServer | None = None
 
     # --- the server and its users ------------------------------------------------------
 
@@ -111,6 +118,7 @@ class Bench:
             "BCRYPT_ROUNDS": str(BCRYPT_ROUNDS),
             "JWT_SECRET": self.jwt_secret,
             "AUTH_CACHE_TTL_SECONDS": str(cache_ttl_seconds),
+            "REGISTRATION_MAX_PER_ADDRESS": str(FLOOD_REGISTRATIONS_PER_ADDRESS),
         }
 
     @contextmanager
@@ -127,6 +135,18 @@ class Bench:
             log_path.unlink()  # kept only when something went wrong
         else:
             print(f"  unexpected errors: keygate's output is kept in {log_path.relative_to(ROOT)}")
+
+    @contextmanager
+    def serving_bare(self) -> Iterator[None]:
+        """bench/bare_app.py, beside keygate, for the `bare` figure."""
+        print("bare FastAPI app (bench/bare_app.py): 2 workers")
+        log_path = LOG_DIR / "server-bare.log"
+        with BareServer(self.env(), log_path) as self.bare:
+            try:
+                yield
+            finally:
+                self.bare = None
+        log_path.unlink()
 
     @property
     def server(self) -> KeygateServer:
@@ -153,6 +173,24 @@ class Bench:
         headers = (f"Authorization: {self.authorization(credentials)}",) if credentials else ()
         return Load(self.server.url + path, seconds, HTTP_CONNECTIONS, headers)
 
+    def figure_load(self, name: str, seconds: float) -> Load:
+        path, credentials = HTTP_FIGURES[name]
+        if name == "bare":
+            if self.bare is None:
+                raise ServerError("the bare app is not running")
+            return Load(self.bare.url + path, seconds, HTTP_CONNECTIONS)
+        return self.http_load(path, credentials, seconds)
+
+    def flood_load(self, seconds: float, run: int) -> Load:
+        return Load(
+            self.server.url + "/users",
+            seconds,
+            FLOOD_CONNECTIONS,
+            script="register.lua",
+            script_args=(self.users.password, f"flood{run}x"),
+            timeout_seconds=LOGIN_TIMEOUT_SECONDS,
+        )
+
     def login_load(self, seconds: float, connections: int = LOGIN_CONNECTIONS) -> Load:
         return Load(
             self.server.url + "/token",
@@ -176,9 +214,14 @@ class Bench:
 
     def rounds(self, loads: dict[str, Load]) -> None:
         """A warm-up of each, then the runs interleaved (a, b, c, a, b, c, ...), so that the
-        machine's other work weighs on every figure alike."""
-        for load in loads.values():
-            self.run(replace(load, seconds=self.profile.warmup))
+        machine's other work weighs on every figure alike. The warm-ups meet cold workers
+        (the worker that did not answer the first login has remembered nothing yet): their
+        errors count too."""
+        for name, load in loads.items():
+            (warmup,) = self.run(replace(load, seconds=self.profile.warmup))
+            self.results.add_errors(f"{name} (warm-up)", warmup.errors)
+            if warmup.errors:
+                show(f"{name} warm-up", f"{warmup.good_per_second:,.1f} req/s", warmup)
         for _ in range(self.profile.runs):
             for name, load in loads.items():
                 self.measure(name, load)
@@ -187,7 +230,7 @@ class Bench:
 
     def http_figures(self, prefix: str = "", names: Iterable[str] = HTTP_FIGURES) -> None:
         seconds = self.profile.http
-        self.rounds({prefix + n: self.http_load(*HTTP_FIGURES[n], seconds) for n in names})
+        self.rounds({prefix + n: self.figure_load(n, seconds) for n in names})
 
     def pg_statements(self) -> None:
         """Transactions in keygate's database per warm bearer and Basic request, read from
@@ -202,13 +245,35 @@ class Bench:
             before = after
 
     def login(self) -> None:
-        """Logins, each run beside one of bcrypt alone on every core: the ceiling."""
+        """Logins, each run beside one of bcrypt alone on every core (the ceiling) and one
+        during a registration flood."""
         self.run(self.login_load(self.profile.warmup))
-        for _ in range(self.profile.runs):
+        for run in range(self.profile.runs):
             verifies = raw_bcrypt.verifies_per_second(self.profile.bcrypt, BCRYPT_ROUNDS)
             self.results.add("raw_bcrypt", verifies)
             print(f"  {'raw_bcrypt':<18} {verifies:.1f} verifies/s")
             self.measure("login", self.login_load(self.profile.login))
+            self.flood(run)
+
+    def flood(self, run: int) -> None:
+        """The same logins while FLOOD_CONNECTIONS clients register new users nonstop."""
+        logins, flood = self.run(
+            self.login_load(self.profile.login), self.flood_load(self.profile.login, run)
+        )
+        registered = flood.statuses.get(201, 0) / flood.seconds
+        self.results.add("flood_login", logins.good_per_second, logins.p99_ms)
+        self.results.add("flood_registrations", registered)
+        # A login turned away (503) is what the flood costs: it shows in the ratio, as in the
+        # storm; anything else is an error.
+        other_statuses = sum(n for s, n in logins.statuses.items() if s not in (200, 503))
+        self.results.add_errors("flood_login", other_statuses + logins.socket_errors)
+        show(
+            "flood_login",
+            f"{logins.good_per_second:,.1f} req/s, p99 {logins.p99_ms:,.1f} ms, "
+            f"{registered:,.1f} registrations/s "
+            f"(statuses: {dict(sorted(flood.statuses.items()))})",
+            logins,
+        )
 
     def scale(self) -> None:
         """bearer and login again, once the tables hold SCALE_ROWS users and sessions."""
@@ -274,7 +339,7 @@ def run_everything(bench: Bench) -> None:
     with redis.Redis.from_url(REDIS_URL) as client:
         client.flushdb()
 
-    with bench.serving("cached"):
+    with bench.serving("cached"), bench.serving_bare():
         accounts.register(bench.server.url, bench.users)
         bench.log_in(source="cache")
         bench.http_figures()

@@ -93,14 +93,23 @@ class KeygateServer:
     ) -> None:
         self.stop()
 
-    def start(self) -> None:
+    ready_path = "/ready"
+
+    def command(self) -> list[str]:
         command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--workers", str(WORKERS)]
+        return [*command, "--port", str(self.port), "--workers", str(WORKERS)]
+
+    def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             # Its own session: a Ctrl-C in the terminal reaches us, and we stop it in order.
             self._process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
+                self.command(),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         self._wait_until_serving()
 
@@ -116,7 +125,7 @@ class KeygateServer:
 
     def _answers(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/ready", timeout=2).status_code == 200
+            return httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -161,3 +170,19 @@ class KeygateServer:
 
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class BareServer(KeygateServer):
+    """bench/bare_app.py, served by uvicorn as `keygate serve` serves keygate: 2 workers,
+    uvicorn's defaults (uvloop and httptools when installed), no proxy headers, no access log,
+    the same graceful shutdown."""
+
+    ready_path = "/health"
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "bench")),
+            *("--host", "127.0.0.1", "--port", str(self.port), "--workers", str(WORKERS)),
+            *("--no-proxy-headers", "--forwarded-allow-ips", "", "--no-access-log"),
+            *("--timeout-graceful-shutdown", "20", "--log-level", "warning"),
+        ]

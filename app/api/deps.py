@@ -41,9 +41,11 @@ class BearerOrBasic(OAuth2PasswordBearer):
     ) -> Principal:
         services = _services(request)
         authenticator: Authenticator = services.authenticator
-        principal = await authenticator.authenticate(
-            request.headers.get("authorization"), client_ip(request, services.trusted_proxies)
-        )
+        authorization = request.headers.get("authorization")
+        # Only a password check counts attempts by address: a bearer request needs none.
+        is_basic = authorization is not None and authorization[:6].lower() == "basic "
+        ip = client_ip(request, services.trusted_proxies) if is_basic else None
+        principal = await authenticator.authenticate(authorization, ip)
         response.headers["Server-Timing"] = principal.server_timing
         request.state.server_timing = principal.server_timing  # for error responses after auth
         request.state.user_id = principal.user_id  # for the access log

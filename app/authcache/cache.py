@@ -14,7 +14,7 @@ from app.authcache.records import (
     encode_session,
     encode_user,
 )
-from app.core.redis import AnyPipeline, RawValue, RedisGuard
+from app.core.redis import AnyPipeline, RedisGuard
 from app.core.redis_connection import RedisClient
 from app.users.model import User
 
@@ -40,16 +40,13 @@ class AuthCache:
         return decode_user(raw_user), decode_session(raw_session)
 
     async def get_user(self, user_id: int) -> User | None:
-        async def read(r: RedisClient) -> RawValue:
-            return await r.get(user_key(user_id))
-
-        return decode_user(await self._guard.run(read))
+        (raw_user,) = await self._batcher.mget([user_key(user_id)])
+        return decode_user(raw_user)
 
     async def get_login(self, username: str) -> User | None:
-        async def read(r: RedisClient) -> RawValue:
-            return await r.get(login_key(username))
-
-        return decode_user(await self._guard.run(read))
+        """HTTP Basic asks for this on every request: it joins the bearer requests' reads."""
+        (raw_user,) = await self._batcher.mget([login_key(username)])
+        return decode_user(raw_user)
 
     async def fill_user(self, user: User) -> None:
         value = encode_user(user)

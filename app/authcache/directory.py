@@ -67,6 +67,9 @@ class AuthDirectory:
         self._invalidations = invalidations
         self._metrics = metrics
         self._clock = clock
+        # labels() takes a lock and builds a tuple: the hot path's counters are looked up once.
+        self._bearer_hits = metrics.cache_hits.labels("bearer")
+        self._bearer_misses = metrics.cache_misses.labels("bearer")
 
     # --- reads (DatabaseUnavailable when PostgreSQL is needed and down) -----------------
 
@@ -77,9 +80,9 @@ class AuthDirectory:
             with contextlib.suppress(CacheUnavailable):
                 user, session = await self._cache.get_user_and_session(user_id, session_id)
         if user is not None and session is not None:
-            self._metrics.cache_hits.labels("bearer").inc()
+            self._bearer_hits.inc()
             return Lookup(user, session, "cache")
-        self._metrics.cache_misses.labels("bearer").inc()
+        self._bearer_misses.inc()
         try:
             if user is None:
                 user = await self._users.get(user_id)

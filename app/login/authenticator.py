@@ -11,7 +11,7 @@ from app.authcache.directory import AuthDirectory, Source
 from app.core.clock import Clock
 from app.core.errors import InvalidToken, MissingCredentials
 from app.login.basic_verifier import BasicVerifierCache
-from app.login.password_check import PasswordCheck
+from app.login.password_check import LoginAttempt, PasswordCheck
 from app.tokens.codec import TokenCodec
 from app.users.model import User
 
@@ -82,23 +82,31 @@ class Authenticator:
         username, password = _decode_basic(credentials)
         attempt = await self._passwords.find(username)
         user = attempt.found.user
-        if user is None or not self._basic_verifier.is_known(
-            attempt.username, password, user.password_hash
-        ):
-            # Only a pair bcrypt has not accepted before can be a guess: those are checked and
-            # throttled like /token attempts, so Basic is no way around the lockout.
-            checked = await self._passwords.verify(attempt, password, ip)
-            # Basic cannot carry a second factor, so TOTP users must use /token; their right
-            # password stays a counted attempt here (no oracle for it).
-            if checked is None or checked.user.totp_enabled:
-                raise InvalidToken
-            await self._passwords.logged_in(attempt, checked, ip)
-            user = checked.user
-            self._basic_verifier.remember(attempt.username, password, user.password_hash)
+        if user is None:
+            user = await self._checked(attempt, password, ip)
+        elif not self._basic_verifier.is_known(attempt.username, password, user.password_hash):
+            async with self._basic_verifier.one_check_at_a_time(
+                attempt.username, password, user.password_hash
+            ) as known:
+                if not known:
+                    user = await self._checked(attempt, password, ip)
+        # Basic cannot carry a second factor, so TOTP users must use /token.
         if not user.is_active or user.totp_enabled:
             raise InvalidToken
         elapsed_ms = (time.perf_counter() - started) * 1000
         return Principal(user, user.scopes, None, attempt.found.source, elapsed_ms)
+
+    async def _checked(self, attempt: LoginAttempt, password: str, ip: str | None) -> User:
+        """Only a pair bcrypt has not accepted before can be a guess: those are checked and
+        throttled like /token attempts, so Basic is no way around the lockout. Basic cannot
+        carry a second factor: a TOTP user's right password stays a counted attempt here (no
+        oracle for it)."""
+        checked = await self._passwords.verify(attempt, password, ip)
+        if checked is None or checked.user.totp_enabled:
+            raise InvalidToken
+        await self._passwords.logged_in(attempt, checked, ip)
+        self._basic_verifier.remember(attempt.username, password, checked.user.password_hash)
+        return checked.user
 
 
 def _decode_basic(credentials: str) -> tuple[str, str]:

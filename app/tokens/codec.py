@@ -13,6 +13,7 @@ from app.core.clock import Clock
 from app.core.errors import InvalidToken
 from app.core.settings import Settings
 from app.tokens.keys import SigningKey, VerificationKey, load_public_key, load_signing_key
+from app.tokens.memo import VerifiedTokenMemo
 
 ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 (a media type)
 # Refused before any decoding work (RFC 8725 §3.1: do not let input size drive cost).
@@ -80,13 +81,24 @@ class TokenCodec:
         leeway_seconds: int,
         clock: Clock,
     ) -> None:
+        self._verified: VerifiedTokenMemo[AccessClaims] = VerifiedTokenMemo()
         self.keys = keys
         self._issuer = issuer
         self._audience = audience
-        self._algorithm = keys.algorithm
         self.ttl_seconds = ttl_seconds
         self._leeway_seconds = leeway_seconds
         self._clock = clock
+
+    @property
+    def keys(self) -> KeySet:
+        return self._keys
+
+    @keys.setter
+    def keys(self, keys: KeySet) -> None:
+        # What the old keys verified is no proof under the new ones.
+        self._keys = keys
+        self._algorithm = keys.algorithm
+        self._verified.clear()
 
     def issue_access_token(self, *, user_id: int, scopes: str, session_id: uuid.UUID) -> str:
         now = int(self._clock())
@@ -108,6 +120,21 @@ class TokenCodec:
     def verify_access_token(self, token: str, *, allow_expired: bool = False) -> AccessClaims:
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify_signature_and_claims(token)
+            self._verified.remember(token, claims)
+        # The clock moves: the times are judged on every use, remembered or not.
+        now = self._clock()
+        leeway = self._leeway_seconds
+        if now >= claims.expires_at + leeway and not allow_expired:
+            self._verified.forget(token)  # kept until it expires, not after
+            raise InvalidToken
+        if claims.issued_at - leeway > now:
+            raise InvalidToken
+        return claims
+
+    def _verify_signature_and_claims(self, token: str) -> AccessClaims:
         try:
             header = jws.get_unverified_header(token)
             if header.get("typ") != ACCESS_TOKEN_TYPE or header.get("alg") != self._algorithm:
@@ -119,10 +146,9 @@ class TokenCodec:
             if key is None:
                 raise InvalidToken
             # jws.verify checks the signature only; the claims are checked below, against the
-            # injectable clock. (jwt.decode re-validates more generically at 3x the cost, on
-            # the hot path of every bearer request.)
+            # injectable clock. (jwt.decode re-validates more generically at 3x the cost.)
             claims = json.loads(jws.verify(token, key, algorithms=[self._algorithm]))
-            return self._checked_claims(claims, allow_expired=allow_expired)
+            return self._checked_claims(claims)
         # RecursionError: JSON nested thousands deep in the header or payload.
         except (
             JWTError,
@@ -135,16 +161,13 @@ class TokenCodec:
         ) as exc:
             raise InvalidToken from exc
 
-    def _checked_claims(self, claims: dict[str, Any], *, allow_expired: bool) -> AccessClaims:
-        """RFC 8725 §3.8-3.9 and RFC 9068 §4: iss, aud, exp, iat, sub, jti all required."""
+    def _checked_claims(self, claims: dict[str, Any]) -> AccessClaims:
+        """RFC 8725 §3.8-3.9 and RFC 9068 §4: iss, aud, exp, iat, sub, jti all required (the
+        times are judged by the caller, on every use)."""
         exp, iat, scope = claims["exp"], claims["iat"], claims["scope"]
         if not _is_int(exp) or not _is_int(iat) or not isinstance(scope, str):
             raise InvalidToken
         if claims["iss"] != self._issuer or not _audience_matches(claims["aud"], self._audience):
-            raise InvalidToken
-        now = self._clock()
-        leeway = self._leeway_seconds
-        if (now >= exp + leeway and not allow_expired) or iat - leeway > now:
             raise InvalidToken
         user_id = int(claims["sub"])
         if not 0 < user_id < MAX_ID:

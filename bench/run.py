@@ -119,6 +119,8 @@ class Bench:
             "JWT_SECRET": self.jwt_secret,
             "AUTH_CACHE_TTL_SECONDS": str(cache_ttl_seconds),
             "REGISTRATION_MAX_PER_ADDRESS": str(FLOOD_REGISTRATIONS_PER_ADDRESS),
+            # wrk stands for a proxy in front of many clients (login.lua): see that script.
+            "TRUSTED_PROXIES": "127.0.0.1",
         }
 
     @contextmanager

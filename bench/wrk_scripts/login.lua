@@ -1,5 +1,9 @@
 -- POST /token with the OAuth2 password grant, cycling through the users named after "--":
 --   wrk ... -s login.lua URL/token -- PASSWORD USER1 [USER2 ...]
+-- Each login comes from an address of its own (X-Forwarded-For, from a TEST-NET range; the
+-- benchmark's server trusts 127.0.0.1 as its proxy), as many people's logins would: keygate
+-- counts every attempt in per-address windows before it checks it, so one address sending
+-- them all would measure throttling instead of logins.
 -- A client turned away (503) waits as long as Retry-After says before its next login, as
 -- well-behaved clients do. Counts the responses by status and prints one
 -- "status CODE COUNT" line per status when done.
@@ -9,6 +13,7 @@ counts = {} -- global, so that done() can read each thread's copy with thread:ge
 
 local bodies = {}
 local next_body = 1
+local next_address = 0
 -- 503s whose Retry-After has not been waited yet: each delays one next request. (wrk keeps
 -- script state per thread, not per connection, so the wait may fall on another connection of
 -- the thread; the number and length of the waits are the same.)
@@ -31,7 +36,16 @@ end
 function request()
   local body = bodies[next_body]
   next_body = next_body % #bodies + 1
-  return wrk.format(nil, nil, nil, body)
+  next_address = next_address % 500 + 1
+  local address
+  if next_address <= 250 then
+    address = "198.51.100." .. next_address
+  else
+    address = "203.0.113." .. (next_address - 250)
+  end
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  headers["X-Forwarded-For"] = address
+  return wrk.format(nil, nil, headers, body)
 end
 
 function delay()

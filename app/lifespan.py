@@ -44,13 +44,16 @@ async def clean_up_forever(container: Container) -> None:
 async def watch_redis_forever(container: Container) -> None:
     """Notices a Redis outage or a new Redis master (a failover) even on a worker that serves
     no request during it, so that this worker too applies the recorded invalidations before
-    it trusts Redis again; and moves
-    sessions journalled during a PostgreSQL outage into PostgreSQL once it is back."""
+    it trusts Redis again; and moves sessions journalled during a PostgreSQL outage into
+    PostgreSQL once it is back."""
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
-        if await container.redis_guard.heartbeat():
-            with contextlib.suppress(DatabaseUnavailable):
-                await container.sessions.flush_journal()
+        try:
+            if await container.redis_guard.heartbeat():
+                with contextlib.suppress(DatabaseUnavailable):
+                    await container.sessions.flush_journal()
+        except Exception:  # one odd failure must not stop this worker's heartbeat for good
+            log.exception("redis heartbeat failed; trying again")
 
 
 async def stop(tasks: list[asyncio.Task[None]]) -> None:

@@ -32,6 +32,10 @@ CONNECTION_ERRORS: Final = (
     # A multi-host DATABASE_URL where every host answered and none is writable (a failover
     # between the primary's end and a standby's promotion). Not a PostgresConnectionError.
     asyncpg.TargetServerAttributeNotMatched,
+    # A server shutting down or starting up (57P01-57P03), and a write that reached a server
+    # no longer (or not yet) the primary (25006): the database is unavailable for this call.
+    asyncpg.OperatorInterventionError,
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 
@@ -41,6 +45,10 @@ NEXT_HOST_ERRORS: Final = (
     TimeoutError,
     asyncpg.CannotConnectNowError,
     asyncpg.TargetServerAttributeNotMatched,
+    # A server shutting down or starting up (57P01-57P03), and a write that reached a server
+    # no longer (or not yet) the primary (25006): the database is unavailable for this call.
+    asyncpg.OperatorInterventionError,
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 

@@ -98,11 +98,13 @@ class SessionRepository:
         return created, pushed_out
 
     async def insert_journalled(self, sessions: list[tuple[SessionRow, bytes]]) -> None:
-        """Idempotent: a session already there is left as it is."""
+        """Idempotent: a session already there is left as it is. A session whose user is not
+        there (deleted meanwhile) is dropped, not allowed to fail the others."""
         async with self._db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO sessions (id, user_id, scope, user_agent, ip, created_at,"
-                " last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)"
+                " last_used_at, expires_at) SELECT $1, $2, $3, $4, $5, $6, $6, $7"
+                " WHERE EXISTS (SELECT FROM users WHERE id = $2)"
                 " ON CONFLICT (id) DO NOTHING",
                 [
                     (s.id, s.user_id, s.scope, s.user_agent, s.ip, s.created_at, s.expires_at)
@@ -110,7 +112,8 @@ class SessionRepository:
                 ],
             )
             await conn.executemany(
-                "INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)"
+                "INSERT INTO refresh_tokens (token_hash, session_id) SELECT $1, $2"
+                " WHERE EXISTS (SELECT FROM sessions WHERE id = $2)"
                 " ON CONFLICT (token_hash) DO NOTHING",
                 [(token_hash, s.id) for s, token_hash in sessions],
             )

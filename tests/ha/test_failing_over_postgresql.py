@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from tests.cache.faults import RedisServer
 from tests.cli import keygate
 from tests.clock import MovableClock
 from tests.conftest import RunningApp, make_settings, running_app
@@ -32,17 +33,41 @@ RECOVERY_TIMEOUT_SECONDS = 20.0
 
 
 @pytest.fixture
+async def pair_redis_server() -> AsyncIterator[RedisServer]:
+    """A Redis of the pair's own: a keygate on another database must never share one (the
+    suite's own app would take this one's journalled sessions, and the reverse)."""
+    server = RedisServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.kill()
+
+
+@pytest.fixture
+async def pair_redis(pair_redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(pair_redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
 async def pair_app(
-    postgres_pair: PostgresPair, redis: Redis, clock: MovableClock, tmp_path: Path
+    postgres_pair: PostgresPair,
+    pair_redis_server: RedisServer,
+    clock: MovableClock,
+    tmp_path: Path,
 ) -> AsyncIterator[RunningApp]:
-    settings = make_settings(database_url=postgres_pair.url(DATABASE))
+    settings = make_settings(
+        database_url=postgres_pair.url(DATABASE), redis_url=pair_redis_server.url
+    )
     migrated = await keygate("migrate", cwd=tmp_path, DATABASE_URL=settings.database_url)
     assert migrated.returncode == 0, migrated.stderr
     assert f"created database {DATABASE}" in migrated.stdout
-    await redis.flushdb()
     async with running_app(settings, clock) as started:
         yield started
-    await redis.flushdb()
 
 
 async def test_migrate_creates_and_migrates_the_database_on_the_primary(
@@ -61,7 +86,7 @@ async def register(client, name: str):  # type: ignore[no-untyped-def]
 
 
 async def test_logins_and_registrations_work_again_after_the_standby_is_promoted(
-    postgres_pair: PostgresPair, pair_app: RunningApp, redis: Redis
+    postgres_pair: PostgresPair, pair_app: RunningApp, pair_redis: Redis
 ) -> None:
     before = unique_name("before-")
     async with pair_app.client() as client:
@@ -121,7 +146,7 @@ async def test_logins_and_registrations_work_again_after_the_standby_is_promoted
         )
 
         # ... and what was written before the stop is there: the user, read from PostgreSQL.
-        await redis.flushdb()
+        await pair_redis.flushdb()
         await login(client, before)
 
 

@@ -112,9 +112,8 @@ class Settings(BaseSettings):
                     Fernet(key)
                 except ValueError as exc:
                     raise ValueError(
-                        "each key must be a Fernet key: 32 url-safe base64-encoded bytes"
-                        ' (python3 -c "from cryptography.fernet import Fernet;'
-                        ' print(Fernet.generate_key().decode())")'
+                        "each key must be a Fernet key: 32 url-safe base64-encoded bytes,"
+                        " as cryptography's Fernet.generate_key() makes (see .env.example)"
                     ) from exc
         return value
 

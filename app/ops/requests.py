@@ -61,7 +61,7 @@ class RequestObserver:
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception:  # logged with its request id, then re-raised
             # Logged here, while the request id is known; the server logs it again without.
             error_log.exception(
                 "unhandled error", extra={"method": scope["method"], "path": scope["path"]}

@@ -98,6 +98,13 @@ class LoginQueueFull(Unavailable):
     retry_after_seconds = 1
 
 
+class AccountQueueFull(Unavailable):
+    """More registrations and password changes wait for bcrypt than their queue holds."""
+
+    message = "too many registrations and password changes in progress; try again shortly"
+    retry_after_seconds = 1
+
+
 # --- resources ----------------------------------------------------------------------------
 
 

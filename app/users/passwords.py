@@ -11,7 +11,7 @@ from typing import Final, TypeVar
 
 from passlib.context import CryptContext
 
-from app.core.errors import LoginQueueFull
+from app.core.errors import AccountQueueFull, LoginQueueFull, Unavailable
 
 T = TypeVar("T")
 
@@ -58,19 +58,13 @@ class Verification:
     needs_rehash: bool
 
 
-class AccountQueueFull(LoginQueueFull):
-    """More registrations and password changes wait for bcrypt than their queue holds."""
-
-    message = "too many registrations and password changes in progress; try again shortly"
-
-
 class Lane:
     """Threads for one kind of bcrypt work, with a bounded queue: past `threads +
     queue_size` waiting calls, `full` is raised at once (503 + Retry-After beats making
     every caller wait many seconds)."""
 
     def __init__(
-        self, *, threads: int, queue_size: int, niceness: int, name: str, full: type[Exception]
+        self, *, threads: int, queue_size: int, niceness: int, name: str, full: type[Unavailable]
     ) -> None:
         self._executor = ThreadPoolExecutor(
             threads, thread_name_prefix=name, initializer=_lower_priority, initargs=(niceness,)

@@ -13,6 +13,7 @@ from app.container import Container, build_container
 from app.core.clock import Clock, system_clock
 from app.core.errors import DatabaseUnavailable
 from app.core.settings import Settings
+from app.ops.garbage_collection import tuned_for_serving
 from app.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_cl
             asyncio.create_task(listener.run_forever()),
         ]
         try:
-            yield
+            with tuned_for_serving():
+                yield
         finally:
             await stop(background)
             await container.close()

@@ -47,11 +47,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     register_error_renderers(app)
     install_openapi(app)
     app.add_middleware(RequestObserver, metrics=app_metrics)
-    # FastAPI tries the routers in this order on every request, route by route (for /health,
-    # last in the old order, that was 40% of its time): the hot paths come first. The tags
-    # keep their order in /docs (openapi_tags above).
+    # FastAPI tries the routes in this order on every request, one by one: the hot paths come
+    # first (the tags keep their order in /docs: openapi_tags above). The routes go straight
+    # into the app's table, as in a one-file app: an included router is matched through a
+    # wrapper of its own, which cost /health a fifth of its time (README, Performance).
     for module in (health, users, products, token, totp, discovery, metrics):
-        app.include_router(module.router)
+        app.router.routes.extend(module.router.routes)
     add_docs(app)
     if settings.account_page_enabled:
         add_account_page(app)

@@ -1,0 +1,85 @@
+"""Log lines are written in batches, not one system call a line (README, Performance); what a
+reader of the logs relies on stays: every line whole, even with several workers writing to one
+pipe, a warning at once, and nothing held back for long."""
+
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import time
+
+from app.ops.logging import FLUSH_INTERVAL_SECONDS, JsonLineFormatter, LineBatchingHandler
+
+WRITER = """
+import logging, logging.config, sys
+from app.ops.logging import logging_config
+logging.config.dictConfig(logging_config("INFO", "json"))
+log = logging.getLogger("keygate.access")
+for n in range(int(sys.argv[1])):
+    log.info("request", extra={"worker": sys.argv[2], "n": n, "path": "/" + "p" * 200})
+"""
+
+
+def readable(fd: int, timeout: float) -> bytes:
+    ready, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, 65536) if ready else b""
+
+
+def test_lines_of_two_processes_sharing_one_pipe_never_interleave():
+    lines_each = 3000
+    read_end, write_end = os.pipe()
+    writers = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", WRITER, str(lines_each), name], stdout=write_end
+        )
+        for name in ("a", "b")
+    ]
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        output = pipe.read()
+    for writer in writers:
+        assert writer.wait(timeout=60) == 0
+
+    records = [json.loads(line) for line in output.decode().splitlines()]
+
+    for name in ("a", "b"):
+        numbers = [r["n"] for r in records if r["worker"] == name]
+        assert numbers == list(range(lines_each))
+
+
+def batching_handler(write_end: int) -> logging.Logger:
+    handler = LineBatchingHandler(os.fdopen(write_end, "w"))
+    handler.setFormatter(JsonLineFormatter())
+    log = logging.getLogger(f"test.batching.{write_end}")
+    log.propagate = False
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return log
+
+
+def test_a_warning_is_written_at_once_with_the_lines_before_it():
+    read_end, write_end = os.pipe()
+    log = batching_handler(write_end)
+
+    log.info("first")
+    log.warning("second")
+
+    written = readable(read_end, timeout=0).decode().splitlines()
+    assert [json.loads(line)["message"] for line in written] == ["first", "second"]
+    os.close(read_end)
+
+
+def test_a_line_waits_no_longer_than_the_flush_interval():
+    read_end, write_end = os.pipe()
+    log = batching_handler(write_end)
+
+    log.info("only")
+    started = time.monotonic()
+    written = readable(read_end, timeout=10)
+
+    assert json.loads(written)["message"] == "only"
+    # A generous bound: the flusher thread may be late by a scheduling slice or two.
+    assert time.monotonic() - started < FLUSH_INTERVAL_SECONDS + 1
+    os.close(read_end)

@@ -4,7 +4,7 @@ the container's: the API does not depend on the wiring above it."""
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from app.accounts.registration import Registration
@@ -37,18 +37,18 @@ class BearerOrBasic(OAuth2PasswordBearer):
     dependency, not two nested: this runs on every authenticated request."""
 
     async def __call__(  # type: ignore[override]
-        self, request: Request, response: Response, security_scopes: SecurityScopes
+        self, request: Request, security_scopes: SecurityScopes
     ) -> Principal:
         services = _services(request)
         authenticator: Authenticator = services.authenticator
-        authorization = request.headers.get("authorization")
-        # Only a password check counts attempts by address: a bearer request needs none.
-        is_basic = authorization is not None and authorization[:6].lower() == "basic "
-        ip = client_ip(request, services.trusted_proxies) if is_basic else None
-        principal = await authenticator.authenticate(authorization, ip)
-        response.headers["Server-Timing"] = principal.server_timing
-        request.state.server_timing = principal.server_timing  # for error responses after auth
-        request.state.user_id = principal.user_id  # for the access log
+        principal = await authenticator.authenticate(
+            request.headers.get("authorization"),
+            lambda: client_ip(request, services.trusted_proxies),
+        )
+        # For the request observer: the Server-Timing header of whatever response follows
+        # (an error after authentication included) and the access log's user.
+        request.state.server_timing = principal.server_timing
+        request.state.user_id = principal.user_id
         for scope in security_scopes.scopes:
             if scope not in principal.scopes:
                 raise InsufficientScope(scope)

@@ -64,14 +64,9 @@ def detail_of(exc: KeygateError) -> str | list[dict[str, object]]:
     return exc.message
 
 
-async def _render_domain_error(request: Request, raised: Exception) -> JSONResponse:
+async def _render_domain_error(_: Request, raised: Exception) -> JSONResponse:
     exc = cast(KeygateError, raised)
-    headers = headers_of(exc)
-    # A request that failed after authentication still says how it was authenticated.
-    timing = getattr(request.state, "server_timing", None)
-    if timing is not None:
-        headers["Server-Timing"] = timing
-    return JSONResponse({"detail": detail_of(exc)}, status_code_of(exc), headers=headers)
+    return JSONResponse({"detail": detail_of(exc)}, status_code_of(exc), headers=headers_of(exc))
 
 
 async def _render_validation_error(_: Request, raised: Exception) -> JSONResponse:

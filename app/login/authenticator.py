@@ -4,6 +4,7 @@ import base64
 import binascii
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,6 +17,8 @@ from app.tokens.codec import TokenCodec
 from app.users.model import User
 
 MAX_BASIC_CREDENTIALS_CHARS: Final = 512
+
+ClientIp = Callable[[], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +56,16 @@ class Authenticator:
         self.basic_enabled = basic_enabled
         self._clock = clock
 
-    async def authenticate(self, authorization: str | None, ip: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, client_ip: ClientIp) -> Principal:
+        """`client_ip` is asked only when a password must be checked (attempts are counted
+        by address): a warm request needs no address."""
         scheme, _, credentials = (authorization or "").partition(" ")
         scheme = scheme.lower()
         credentials = credentials.strip()
         if scheme == "bearer" and credentials:
             return await self.from_bearer(credentials)
         if scheme == "basic" and credentials and self.basic_enabled:
-            return await self.from_basic(credentials, ip)
+            return await self.from_basic(credentials, client_ip)
         if scheme in ("bearer", "basic") and credentials:
             raise InvalidToken
         raise MissingCredentials(self.basic_enabled)
@@ -77,19 +82,19 @@ class Authenticator:
         elapsed_ms = (time.perf_counter() - started) * 1000
         return Principal(user, scopes, claims.session_id, found.source, elapsed_ms)
 
-    async def from_basic(self, credentials: str, ip: str | None) -> Principal:
+    async def from_basic(self, credentials: str, client_ip: ClientIp) -> Principal:
         started = time.perf_counter()
         username, password = _decode_basic(credentials)
         attempt = await self._passwords.find(username)
         user = attempt.found.user
         if user is None:
-            user = await self._checked(attempt, password, ip)
+            user = await self._checked(attempt, password, client_ip())
         elif not self._basic_verifier.is_known(attempt.username, password, user.password_hash):
             async with self._basic_verifier.one_check_at_a_time(
                 attempt.username, password, user.password_hash
             ) as known:
                 if not known:
-                    user = await self._checked(attempt, password, ip)
+                    user = await self._checked(attempt, password, client_ip())
         # Basic cannot carry a second factor, so TOTP users must use /token.
         if not user.is_active or user.totp_enabled:
             raise InvalidToken

@@ -1,4 +1,5 @@
-"""Per request: an id (kept from X-Request-ID or made) returned in the response, a latency
+"""Per request: an id (kept from X-Request-ID or made) returned in the response, the
+Server-Timing header authentication left in the request's state, a latency
 observation for /metrics and one access-log line. A plain ASGI middleware: it never buffers
 a body. It runs on every request, so it does no work it can avoid: the histogram of each
 (method, route) is looked up once, the access record is made without logging's search of the
@@ -9,7 +10,7 @@ import logging
 import os
 import re
 import time
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,6 +47,9 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # This request's own state (Request.state): a server may hand every request the same
+        # lifespan-state dict (ASGI asks for a copy; not every server or test client makes one).
+        state = scope["state"] = dict(scope.get("state", ()))
         request_id = _request_id(scope)
         token = request_id_var.set(request_id)
         status = 500
@@ -55,7 +59,13 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                headers = [*message.get("headers", ()), id_header]
+                # Set by authentication: how the credentials were checked, on every response
+                # after it (an error included).
+                timing = state.get("server_timing")
+                if timing is not None:
+                    headers.append((b"server-timing", timing.encode()))
+                message["headers"] = headers
             await send(message)
 
         started = time.perf_counter()
@@ -72,7 +82,7 @@ class RequestObserver:
             route = getattr(scope.get("route"), "path", "unmatched")
             self._histogram(scope["method"], route).observe(duration)
             if access_log.isEnabledFor(logging.INFO):
-                _log_access(scope, status, duration)
+                _log_access(scope, state, status, duration)
             request_id_var.reset(token)
 
     def _histogram(self, method: str, route: str) -> Histogram:
@@ -84,13 +94,13 @@ class RequestObserver:
         return histogram
 
 
-def _log_access(scope: Scope, status: int, duration: float) -> None:
+def _log_access(scope: Scope, state: dict[str, Any], status: int, duration: float) -> None:
     extra = {
         "method": scope["method"],
         "path": scope["path"],
         "status": status,
         "duration_ms": round(duration * 1000, 2),
-        "user_id": scope.get("state", {}).get("user_id"),
+        "user_id": state.get("user_id"),
     }
     # What Logger.info does, less findCaller (a walk up the stack, for fields no format uses).
     record = access_log.makeRecord(

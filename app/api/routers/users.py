@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from app.api.deps import Accounts, Admin, ClientDep, Me, Registrations, Sessions, Users
 from app.api.schemas.users import (
@@ -14,6 +14,7 @@ from app.api.schemas.users import (
     UserOut,
     UserPage,
     UserUpdate,
+    user_json,
 )
 from app.core.errors import NotFound
 
@@ -34,10 +35,10 @@ async def register(body: UserCreate, registration: Registrations, client: Client
     return UserOut.model_validate(user)
 
 
-@router.get("/me")
-async def read_me(principal: Me) -> UserOut:
+@router.get("/me", response_model=UserOut)
+async def read_me(principal: Me) -> Response:
     """Answered from the record authentication already has: no query when it was cached."""
-    return UserOut.model_validate(principal.user)
+    return Response(user_json(principal.user), media_type="application/json")
 
 
 @router.patch("/me")

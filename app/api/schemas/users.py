@@ -1,5 +1,6 @@
 """Users at the HTTP edge."""
 
+import functools
 from datetime import datetime
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from pydantic import (
 )
 
 from app.core.text import PlainText, normalize_username
+from app.users.model import User
 from app.users.password_policy import password_problem
 
 # Characters, not bytes: a cheap outer bound (a longer string is surely over 72 bytes) before
@@ -81,6 +83,14 @@ class UserOut(BaseModel):
     is_admin: bool
     totp_enabled: bool
     created_at: datetime
+
+
+@functools.lru_cache(maxsize=4096)
+def user_json(user: User) -> bytes:
+    """A user as UserOut's JSON, made once per version of the record: a warm user's record is
+    decoded once and shared (app/authcache/records.py), so GET /users/me, the hottest
+    authenticated path, neither validates nor serialises again until the user changes."""
+    return UserOut.model_validate(user).model_dump_json().encode()
 
 
 class UserPage(BaseModel):

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from app.authcache.cache import AuthCache
 from app.authcache.invalidations import InvalidationRepository
@@ -24,6 +24,8 @@ from app.users.repository import UserRepository
 log = logging.getLogger(__name__)
 
 Source = Literal["cache", "db"]
+CacheKind = Literal["bearer", "login", "user"]
+CACHE_KINDS: tuple[CacheKind, ...] = get_args(CacheKind)
 
 
 class SessionStates(Protocol):
@@ -67,9 +69,9 @@ class AuthDirectory:
         self._invalidations = invalidations
         self._metrics = metrics
         self._clock = clock
-        # labels() takes a lock and builds a tuple: the hot path's counters are looked up once.
-        self._bearer_hits = metrics.cache_hits.labels("bearer")
-        self._bearer_misses = metrics.cache_misses.labels("bearer")
+        # labels() takes a lock and builds a tuple: the hot paths' counters are looked up once.
+        self._hits = {kind: metrics.cache_hits.labels(kind) for kind in CACHE_KINDS}
+        self._misses = {kind: metrics.cache_misses.labels(kind) for kind in CACHE_KINDS}
 
     # --- reads (DatabaseUnavailable when PostgreSQL is needed and down) -----------------
 
@@ -80,9 +82,9 @@ class AuthDirectory:
             with contextlib.suppress(CacheUnavailable):
                 user, session = await self._cache.get_user_and_session(user_id, session_id)
         if user is not None and session is not None:
-            self._bearer_hits.inc()
+            self._hits["bearer"].inc()
             return Lookup(user, session, "cache")
-        self._bearer_misses.inc()
+        self._misses["bearer"].inc()
         try:
             if user is None:
                 user = await self._users.get(user_id)
@@ -106,7 +108,7 @@ class AuthDirectory:
             return user
 
         found = await self._user("login", lambda: self._cache.get_login(username), from_database)
-        return replace(found, folded_name=folded_name)
+        return found if folded_name is None else replace(found, folded_name=folded_name)
 
     async def user_record(self, user_id: int) -> Lookup:
         return await self._user(
@@ -115,7 +117,7 @@ class AuthDirectory:
 
     async def _user(
         self,
-        kind: str,
+        kind: CacheKind,
         from_cache: Callable[[], Awaitable[User | None]],
         from_database: Callable[[], Awaitable[User | None]],
     ) -> Lookup:
@@ -126,9 +128,9 @@ class AuthDirectory:
                 pass  # the guard counts it; PostgreSQL answers below
             else:
                 if user is not None:
-                    self._metrics.cache_hits.labels(kind).inc()
+                    self._hits[kind].inc()
                     return Lookup(user, None, "cache")
-        self._metrics.cache_misses.labels(kind).inc()
+        self._misses[kind].inc()
         try:
             user = await from_database()
         except DatabaseUnavailable:

@@ -10,6 +10,7 @@ from app.api.routers import discovery, health, metrics, products, token, totp, u
 from app.core.clock import Clock, system_clock
 from app.core.settings import Settings
 from app.lifespan import make_lifespan
+from app.ops.body_limit import BodyLimit
 from app.ops.metrics import Metrics
 from app.ops.requests import RequestObserver
 
@@ -39,14 +40,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         openapi_tags=[{"name": tag} for tag in DOCS_TAG_ORDER],
-        max_body_size=MAX_BODY_BYTES,
         # FastAPI's built-in OpenTelemetry hooks cost time on every request and would record
         # validation failures (with their input) where we do not control redaction.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     register_error_renderers(app)
     install_openapi(app)
-    app.add_middleware(RequestObserver, metrics=app_metrics)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(RequestObserver, metrics=app_metrics)  # outermost: it sees every answer
     # FastAPI tries the routes in this order on every request, one by one: the hot paths come
     # first (the tags keep their order in /docs: openapi_tags above). The routes go straight
     # into the app's table, as in a one-file app: an included router is matched through a

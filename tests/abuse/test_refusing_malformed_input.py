@@ -51,12 +51,14 @@ async def test_a_json_body_over_64_kib_is_413(client):
         "/users", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413, response.text
+    assert response.json() == {"detail": "Content Too Large"}
 
 
 async def test_a_token_form_over_64_kib_is_413(client):
     form = f"grant_type=password&username=alice&password={'x' * MAX_BODY_BYTES}"
     response = await client.post("/token", content=form.encode(), headers=FORM)
     assert response.status_code == 413, response.text
+    assert response.json() == {"detail": "Content Too Large"}
 
 
 async def test_a_chunked_body_over_64_kib_without_content_length_is_413(client, admin):
@@ -72,6 +74,7 @@ async def test_a_chunked_body_over_64_kib_without_content_length_is_413(client, 
         headers={**admin.headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 413, response.text
+    assert response.json() == {"detail": "Content Too Large"}
 
 
 async def test_a_token_form_over_its_own_8_kib_bound_is_invalid_request(client):

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import signal
 import sys
@@ -127,6 +128,9 @@ def migrate(settings: Settings) -> None:
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+
+    from app.ops.workers import serve_workers
 
     asyncio.run(check_postgres(settings))
     asyncio.run(check_redis(settings))
@@ -134,7 +138,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again into the handler
     # it found; a handler that returns lets the process exit 0 after a clean shutdown.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:app",
         host=host,
         port=port,
@@ -147,6 +151,16 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         log_config=logging_config(settings.log_level, settings.effective_log_format),
         access_log=False,
     )
+    if workers > 1:
+        status = serve_workers(config, workers)
+        if status:
+            raise SystemExit(status)
+        return
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)
 
 
 def read_new_password(from_stdin: bool) -> str:

@@ -4,6 +4,7 @@ tokens, and real `keygate` processes."""
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -294,7 +295,7 @@ async def _wait_until_serving(served: ServedKeygate) -> None:
 
 
 @asynccontextmanager
-async def served_keygate(cwd: Path, **env: str) -> AsyncIterator[ServedKeygate]:
+async def served_keygate(cwd: Path, workers: int = 1, **env: str) -> AsyncIterator[ServedKeygate]:
     """Runs `keygate serve` on a free port with the test database and Redis; kills it at the
     end if the test has not stopped it."""
     port = free_port()
@@ -307,17 +308,20 @@ async def served_keygate(cwd: Path, **env: str) -> AsyncIterator[ServedKeygate]:
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
             env=process_env(cwd, **env),
             cwd=cwd,
+            start_new_session=True,  # its workers too can be killed at the end, as a group
         )
     served = ServedKeygate(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
     try:
         await _wait_until_serving(served)
         yield served
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()

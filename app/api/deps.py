@@ -63,6 +63,18 @@ authenticate = BearerOrBasic(
 )
 
 
+async def require(request: Request, scope: Scope) -> Principal:
+    """The security dependency called directly, by a route too hot for FastAPI's dependency
+    injection (GET /users/me): the same checks and errors as `Security(authenticate, ...)`."""
+    return await authenticate(request, SecurityScopes([scope]))
+
+
+def documented_requirement(scope: Scope) -> dict[str, Any]:
+    """The OpenAPI security requirement FastAPI writes for `Security(authenticate, scopes=
+    [scope])`, for a route that calls `require` itself (and /docs sends its token)."""
+    return {"security": [{authenticate.scheme_name: [scope]}]}
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = _services(request).settings
     return settings

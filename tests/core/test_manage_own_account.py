@@ -40,6 +40,25 @@ async def test_changing_my_email_and_full_name_is_kept(client, services):
     assert again.json()["full_name"] == "Alice Liddell"
 
 
+async def test_my_account_read_after_a_change_shows_it_at_once(client, services):
+    """The body of GET /users/me is made once per version of the user record and reused: a
+    change, the user's own or an admin's, is a new version from the next request."""
+    await make_user(services)
+    await make_user(services, "root", is_admin=True)
+    mine, admins = await login(client), await login(client, "root")
+    first = await client.get("/users/me", headers=mine.headers)
+    assert (first.json()["full_name"], first.json()["is_admin"]) == (None, False)
+
+    await client.patch("/users/me", json={"full_name": "Alice"}, headers=mine.headers)
+    renamed = await client.get("/users/me", headers=mine.headers)
+    user_id = renamed.json()["id"]
+    await client.patch(f"/users/{user_id}", json={"is_admin": True}, headers=admins.headers)
+    promoted = await client.get("/users/me", headers=mine.headers)
+
+    assert renamed.json()["full_name"] == "Alice"
+    assert (promoted.json()["full_name"], promoted.json()["is_admin"]) == ("Alice", True)
+
+
 async def test_changing_only_my_full_name_keeps_my_email(client, services):
     await make_user(services, email="alice@example.com")
     tokens = await login(client)

@@ -37,7 +37,10 @@ class RequestIdFilter(logging.Filter):
 
 def printable(text: str) -> str:
     """A request path as the console shows it: control characters escaped, so that a path
-    cannot start a forged line of its own."""
+    cannot start a forged line of its own. A plain ASCII path (nearly every one) is already
+    what json.dumps would make of it."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text
     return json.dumps(text)[1:-1]
 
 

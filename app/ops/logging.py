@@ -98,7 +98,7 @@ class LineBatchingHandler(logging.StreamHandler[TextIO]):
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
         try:
             line = self.format(record) + self.terminator
-        except Exception:
+        except Exception:  # as logging.StreamHandler does: reported, never raised at the caller
             self.handleError(record)
             return
         if self._size + len(line) > BATCH_BYTES:

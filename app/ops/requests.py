@@ -94,6 +94,10 @@ class RequestObserver:
         return histogram
 
 
+# What an access record's relativeCreated counts from (LogRecord's own start is private).
+STARTED: Final = time.time()
+
+
 class AccessRecord(logging.LogRecord):
     """One request's access-log record. LogRecord.__init__ looks up the caller's file, the
     thread and the process for every record: most of the cost of an access line that shows
@@ -123,9 +127,6 @@ class AccessRecord(logging.LogRecord):
         self.status = status
         self.duration_ms = duration_ms
         self.user_id = user_id
-
-
-STARTED: Final = time.time()
 
 
 def _log_access(scope: Scope, state: dict[str, Any], status: int, duration: float) -> None:

@@ -1,6 +1,7 @@
 """The benchmark's own PostgreSQL database: reset, bulk seeding and the transaction counter."""
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import bcrypt
 
-DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:5432/keygate_bench"
+# Overridable so that two checkouts on one machine can each run a quick benchmark apart.
+DATABASE_URL: Final = os.environ.get(
+    "KEYGATE_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/keygate_bench"
+)
 # A backend that goes idle less than a second after its last report keeps its counts for up to
 # 10 s (PostgreSQL's PGSTAT_IDLE_INTERVAL) before pg_stat_database shows them.
 STATS_FLUSH_SECONDS: Final = 11

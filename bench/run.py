@@ -39,7 +39,7 @@ from figures import Results, check_targets
 from loadgen import Load
 from server import ROOT, BareServer, KeygateServer, ServerError, keygate
 
-REDIS_URL: Final = "redis://127.0.0.1:6379/12"
+REDIS_URL: Final = os.environ.get("KEYGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 BCRYPT_ROUNDS: Final = 12
 CACHE_TTL_SECONDS: Final = 300  # keygate's default
 HTTP_CONNECTIONS: Final = 64  # as the held-out speed check of issue 15

@@ -26,6 +26,20 @@ from app.core.settings import Settings
 from app.main import create_app
 from tests.clock import MovableClock
 
+# The fixtures that tests in several directories share, one module per kind (tests/fixtures/).
+# A module comes before those that import it: pytest rewrites the asserts of a plugin only if
+# it registers the plugin before anything imports it.
+pytest_plugins = [
+    "tests.fixtures.keys_and_servers",
+    "tests.fixtures.attacks",
+    "tests.fixtures.browser",
+    "tests.fixtures.fault_lab",
+    "tests.fixtures.recorded_responses",
+    "tests.fixtures.second_app",
+    "tests.fixtures.signed_in_users",
+    "tests.fixtures.totp",
+]
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get(
     "KEYGATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/keygate_test"

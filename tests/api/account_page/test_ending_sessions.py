@@ -1,0 +1,63 @@
+"""The sessions list on /account: this one marked, any other ended from here."""
+
+import httpx
+from playwright.async_api import expect
+
+from tests.fixtures.browser import Visit, api_login, register, sign_in
+
+
+async def test_ending_another_session_makes_its_token_refused(
+    visit: Visit, http: httpx.AsyncClient
+):
+    await register(http, "ada")
+    other = await api_login(http, "ada", headers={"User-Agent": "ada's other laptop"})
+    other_headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
+    page = await visit.open()
+    await sign_in(page, "ada")
+    sessions = page.locator("#sessions li")
+    await expect(sessions).to_have_count(2)
+    await expect(sessions.filter(has_text="This session")).to_have_count(1)
+    elsewhere = sessions.filter(has_text="ada's other laptop")
+    await expect(elsewhere).not_to_contain_text("This session")
+
+    await elsewhere.get_by_role("button").press("Enter")
+
+    await expect(page.locator("#notice")).to_have_text("The session has ended.")
+    await expect(sessions).to_have_count(1)
+    await expect(sessions).to_contain_text("This session")
+    assert (await http.get("/users/me", headers=other_headers)).status_code == 401
+
+
+async def test_ending_this_session_signs_out(visit: Visit, http: httpx.AsyncClient):
+    await register(http, "ada")
+    page = await visit.open()
+    await sign_in(page, "ada")
+
+    await page.get_by_role("button", name="End the session").press("Enter")
+
+    await expect(page.locator("#notice")).to_have_text(
+        "You ended this session, so you are signed out."
+    )
+    await expect(page.locator("#sign-in")).to_be_visible()
+
+
+async def test_a_session_ended_elsewhere_sends_the_page_back_to_sign_in(
+    visit: Visit, http: httpx.AsyncClient
+):
+    await register(http, "ada")
+    page = await visit.open()
+    await sign_in(page, "ada")
+    await expect(page.locator("#sessions li")).to_have_count(1)
+    other = await api_login(http, "ada")
+    headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
+    listed = (await http.get("/users/me/sessions", headers=headers)).json()
+    (this_one,) = [session for session in listed if not session["current"]]
+    ended = await http.delete(f"/users/me/sessions/{this_one['id']}", headers=headers)
+    assert ended.status_code == 204
+
+    await page.get_by_role("button", name="Reload the list").press("Enter")
+
+    await expect(page.locator("#notice")).to_have_text(
+        "Your session has ended. Please sign in again."
+    )
+    await expect(page.locator("#sign-in")).to_be_visible()

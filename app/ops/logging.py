@@ -143,14 +143,16 @@ class ConsoleFormatter(logging.Formatter):
         super().__init__(CONSOLE_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        method = getattr(record, "method", None)
-        if method is None:
+        # Only an access record has a status: an error logged with the request's method and
+        # path keeps its message and traceback.
+        status = getattr(record, "status", None)
+        if status is None:
             return super().format(record)
         user_id = getattr(record, "user_id", None)
         return (
-            f"{self.formatTime(record)} {method} {printable(getattr(record, 'path', ''))}"
-            f" {getattr(record, 'status', '-')} {getattr(record, 'duration_ms', '-')}ms"
-            f" user={'-' if user_id is None else user_id}"
+            f"{self.formatTime(record)} {getattr(record, 'method', '-')}"
+            f" {printable(getattr(record, 'path', ''))} {status}"
+            f" {getattr(record, 'duration_ms', '-')}ms user={'-' if user_id is None else user_id}"
         )
 
 

@@ -13,7 +13,7 @@ from app.container import Container, build_container
 from app.core.clock import Clock, system_clock
 from app.core.errors import DatabaseUnavailable
 from app.core.settings import Settings
-from app.ops.garbage_collection import tuned_for_serving
+from app.ops.garbage_collection import tune_for_serving
 from app.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,10 @@ def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_cl
             asyncio.create_task(watch_redis_forever(container)),
             asyncio.create_task(listener.run_forever()),
         ]
+        # Where a process starts serving: everything it imports and builds at start-up exists.
+        tune_for_serving()
         try:
-            with tuned_for_serving():
-                yield
+            yield
         finally:
             await stop(background)
             await container.close()

@@ -1,6 +1,7 @@
 """Logs on standard output, each record with the request id of the request it belongs to:
-JSON, one object a line, for machines (production), or one short line a record for a person
-at a terminal (development). Lines are written in batches (see LineBatchingHandler)."""
+JSON, one object a line, for machines (production; python-json-logger), or one short line a
+record for a person at a terminal (development). Lines are written in batches (see
+LineBatchingHandler)."""
 
 import json
 import logging
@@ -10,19 +11,18 @@ import weakref
 from contextvars import ContextVar
 from typing import Any, Final, Literal, TextIO
 
+from pythonjsonlogger import core
+from pythonjsonlogger.json import JsonFormatter
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 CONSOLE_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 LogFormat = Literal["console", "json"]
 
-# What every LogRecord has: anything else on a record is an extra field of its own.
-STANDARD_ATTRIBUTES: Final = frozenset(vars(logging.makeLogRecord({}))) | {
-    "message",
-    "asctime",
-    "taskName",
-    "color_message",  # uvicorn's ANSI-coloured copy of the message: one copy is enough
-}
+# What a JSON line leaves out: LogRecord's own attributes (the fields above carry what is
+# shown of them) and uvicorn's ANSI-coloured copy of its message (one copy is enough).
+RESERVED_ATTRS: Final = [*core.RESERVED_ATTRS, "taskName", "color_message"]
 # The most a batch writes at once: writes of up to PIPE_BUF bytes to a pipe are atomic, so
 # the lines of two workers sharing one stdout never interleave mid-line.
 BATCH_BYTES: Final = 4096
@@ -44,50 +44,28 @@ def printable(text: str) -> str:
     return json.dumps(text)[1:-1]
 
 
-class SecondStampFormatter(logging.Formatter):
-    """Formats the time as logging.Formatter does, rendering each second's stamp once rather
-    than once a record: at a few thousand requests a second, that is the access log's
-    costliest field."""
+class JsonLineFormatter(JsonFormatter):
+    """python-json-logger's formatter: `time` (ISO 8601 in UTC, with its offset), `level`,
+    `logger`, `message`, every extra field of the record (`request_id` among them) and, with
+    an exception, its traceback as `exc_info`."""
 
-    _stamp: tuple[int, str] = (-1, "")  # (second, its rendering), replaced in one assignment
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        if datefmt is not None or not self.default_msec_format:
-            return super().formatTime(record, datefmt)
-        second = int(record.created)
-        stamped, text = self._stamp
-        if stamped != second:
-            text = time.strftime(self.default_time_format, self.converter(second))
-            self._stamp = (second, text)
-        return self.default_msec_format % (text, record.msecs)
-
-
-class JsonLineFormatter(SecondStampFormatter):
-    """`time`, `level`, `logger`, `message`, every extra field of the record (`request_id`
-    among them) and, with an exception, its traceback as `exc_info`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in STANDARD_ATTRIBUTES:
-                entry[key] = value
-        if record.exc_info:
-            entry["exc_info"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            entry["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str)
+    def __init__(self) -> None:
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            reserved_attrs=RESERVED_ATTRS,
+            timestamp="time",
+        )
 
 
 class LineBatchingHandler(logging.StreamHandler[TextIO]):
-    """Writes lines in batches rather than one write (a system call) a line: at a few
-    thousand requests a second that write was the access log's largest cost, and the two
-    workers' writes to one stdout contended. A line waits at most FLUSH_INTERVAL_SECONDS; a
-    WARNING or worse is written at once, with every line before it."""
+    """Writes lines in batches rather than one write (a system call) a line. Kept by hand for
+    a measured reason: logging's StreamHandler writes and flushes every line, and that write
+    was the access log's largest cost (README, Performance). The guarantee that the lines of
+    two workers sharing one stdout never interleave holds either way (a batch, like a single
+    line, is one write of whole lines of at most PIPE_BUF bytes); it does not need this class.
+    A line waits at most FLUSH_INTERVAL_SECONDS; a WARNING or worse is written at once, with
+    every line before it."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
@@ -155,7 +133,7 @@ class _Flusher:
 _flusher = _Flusher()
 
 
-class ConsoleFormatter(SecondStampFormatter):
+class ConsoleFormatter(logging.Formatter):
     """One line a record. A request reads `2026-11-30 08:01:02.345 GET /users/me 200 3.1ms
     user=7`; anything else `time LEVEL logger: message`."""
 
@@ -165,14 +143,16 @@ class ConsoleFormatter(SecondStampFormatter):
         super().__init__(CONSOLE_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        method = getattr(record, "method", None)
-        if method is None:
+        # Only an access record has a status: an error logged with the request's method and
+        # path keeps its message and traceback.
+        status = getattr(record, "status", None)
+        if status is None:
             return super().format(record)
         user_id = getattr(record, "user_id", None)
         return (
-            f"{self.formatTime(record)} {method} {printable(getattr(record, 'path', ''))}"
-            f" {getattr(record, 'status', '-')} {getattr(record, 'duration_ms', '-')}ms"
-            f" user={'-' if user_id is None else user_id}"
+            f"{self.formatTime(record)} {getattr(record, 'method', '-')}"
+            f" {printable(getattr(record, 'path', ''))} {status}"
+            f" {getattr(record, 'duration_ms', '-')}ms user={'-' if user_id is None else user_id}"
         )
 
 
@@ -182,12 +162,32 @@ FORMATTERS: Final[dict[LogFormat, dict[str, Any]]] = {
 }
 
 
+def skip_unshown_lookups() -> None:
+    """Turns off, for this process, what logging looks up for every record and no keygate
+    format shows: the caller's file and line (a walk up the stack), the thread, the process and
+    its multiprocessing name. These are logging's documented switches; the look-ups were most
+    of the cost of making an access record."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
+
+
+def serving_handler(stream: TextIO) -> LineBatchingHandler:
+    """The handler of a serving process's logs. Its configuration runs once in every process
+    that serves (uvicorn applies the log configuration in the server and in each worker), so
+    the process-wide switches of skip_unshown_lookups are set here, where such a process
+    starts."""
+    skip_unshown_lookups()
+    return LineBatchingHandler(stream)
+
+
 def logging_config(level: str, log_format: LogFormat = "json") -> dict[str, Any]:
     """For logging.config.dictConfig and uvicorn's log_config: keygate's and uvicorn's own
     records alike go to stdout in `log_format`. uvicorn's access log is replaced by keygate's,
     which knows the request id, the duration and the user."""
     handler = {
-        "()": LineBatchingHandler,
+        "()": serving_handler,
         "stream": "ext://sys.stdout",
         "formatter": log_format,
         "filters": ["request_id"],

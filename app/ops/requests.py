@@ -2,9 +2,10 @@
 Server-Timing header authentication left in the request's state, a latency
 observation for /metrics and one access-log line. A plain ASGI middleware: it never buffers
 a body. It runs on every request, so it does no work it can avoid: the histogram of each
-(method, route) is looked up once, the access record is made without logging's search of the
-stack for the caller (which the log formats never show), and nothing is logged when the
-access log is off."""
+(method, route) is looked up once, and nothing is logged when the access log is off. The
+access record is an ordinary LogRecord; what logging would look up for it and no format shows
+(caller, thread, process) is switched off process-wide by the serving log configuration
+(app/ops/logging.py)."""
 
 import logging
 import os
@@ -94,43 +95,14 @@ class RequestObserver:
         return histogram
 
 
-# What an access record's relativeCreated counts from (LogRecord's own start is private).
-STARTED: Final = time.time()
-
-
-class AccessRecord(logging.LogRecord):
-    """One request's access-log record. LogRecord.__init__ looks up the caller's file, the
-    thread and the process for every record: most of the cost of an access line that shows
-    none of them. Here only what changes per request is set; the rest are class defaults, the
-    values LogRecord gives them when logging is told not to collect them."""
-
-    name = access_log.name
-    msg = "request"
-    args = ()
-    levelname = "INFO"
-    levelno = logging.INFO
-    pathname = filename = "(unknown file)"
-    module = "(unknown file)"
-    lineno = 0
-    funcName = "(unknown function)"
-    exc_info = exc_text = stack_info = None
-    thread = threadName = process = processName = None
-
-    def __init__(
-        self, method: str, path: str, status: int, duration_ms: float, user_id: int | None
-    ) -> None:  # no super().__init__(): that is the work this class saves
-        self.created = time.time()
-        self.msecs = (self.created - int(self.created)) * 1000
-        self.relativeCreated = (self.created - STARTED) * 1000
-        self.method = method
-        self.path = path
-        self.status = status
-        self.duration_ms = duration_ms
-        self.user_id = user_id
-
-
 def _log_access(scope: Scope, state: dict[str, Any], status: int, duration: float) -> None:
-    record = AccessRecord(
-        scope["method"], scope["path"], status, round(duration * 1000, 2), state.get("user_id")
+    access_log.info(
+        "request",
+        extra={
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(duration * 1000, 2),
+            "user_id": state.get("user_id"),
+        },
     )
-    access_log.handle(record)

@@ -1,6 +1,6 @@
 """Access tokens whose signature and claims this process has already verified, so that a client
 presenting one token for its whole lifetime pays the signature check once per worker, not on
-every request (python-jose: ~130 us of a warm bearer request's CPU).
+every request (README, Performance: authentication).
 
 Only what cannot change for a given token string is remembered: the signature and the claims
 read from it. What can change is still checked on every use: the time claims against the clock

@@ -77,6 +77,22 @@ async def test_a_chunked_body_over_64_kib_without_content_length_is_413(client, 
     assert response.json() == {"detail": "Content Too Large"}
 
 
+async def test_a_body_over_64_kib_to_a_route_that_reads_none_is_413_before_it_runs(
+    client, services
+):
+    await make_user(services)
+    tokens = await login(client)
+
+    response = await client.post(
+        "/logout", content=b"x" * (MAX_BODY_BYTES + 1), headers=tokens.headers
+    )
+
+    assert response.status_code == 413, response.text
+    assert response.json() == {"detail": "Content Too Large"}
+    # Refused before the route ran: the session was not ended.
+    assert (await client.get("/users/me", headers=tokens.headers)).status_code == 200
+
+
 async def test_a_token_form_over_its_own_8_kib_bound_is_invalid_request(client):
     form = f"grant_type=password&username=alice&password={'x' * 9000}"
     response = await client.post("/token", content=form.encode(), headers=FORM)

@@ -3,12 +3,15 @@ each request has an access line with its id, and no password, token or hash ever
 
 import base64
 import json
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from app.ops.logging import JsonLineFormatter
 from tests.factories import basic
 from tests.fixtures.keys_and_servers import ServedKeygate, served_keygate
 
@@ -138,13 +141,18 @@ async def run_flow(tmp_path, database) -> FlowRun:
 async def test_every_line_is_json_with_time_and_level_and_each_request_has_an_access_line(
     tmp_path, database
 ):
+    started = datetime.now(UTC)
     run = await run_flow(tmp_path, database)
+    ended = datetime.now(UTC)
 
     records = json_lines(run.output.stdout) + json_lines(run.output.stderr)
 
     assert records
     for record in records:
-        assert record.get("time"), record
+        # ISO 8601 with the UTC offset, as log pipelines read it.
+        moment = datetime.fromisoformat(record["time"])
+        assert moment.utcoffset() == timedelta(0), record
+        assert started - timedelta(seconds=5) <= moment <= ended + timedelta(seconds=5), record
         assert record.get("level"), record
     # uvicorn's own lines are among them (so they too are JSON).
     assert any("Started server process" in json.dumps(r) for r in records)
@@ -176,3 +184,16 @@ async def test_no_password_token_or_hash_appears_anywhere_in_the_output(tmp_path
     ]
 
     assert not leaks, f"found in the logs: {leaks}"
+
+
+def test_the_time_of_a_json_line_is_the_moment_of_the_record_in_utc():
+    record = logging.makeLogRecord({"msg": "request", "levelname": "INFO", "name": "keygate"})
+    record.created = 1_796_532_417.234  # 2026-12-06 04:46:57.234 UTC
+    record.msecs = 234.0
+
+    line = json.loads(JsonLineFormatter().format(record))
+
+    moment = datetime.fromisoformat(line["time"])
+    assert moment.utcoffset() == timedelta(0)
+    assert moment == datetime(2026, 12, 6, 4, 46, 57, 234000, tzinfo=UTC)
+    assert line["time"].startswith("2026-12-06T04:46:57.234")

@@ -4,6 +4,7 @@ JSON. Either way no password or token is written."""
 
 import logging
 import re
+import sys
 
 import httpx
 import pytest
@@ -93,3 +94,23 @@ def test_a_path_with_a_newline_stays_on_one_console_line():
 
     assert "\n" not in line
     assert line.endswith(r"GET /x\n2026-01-01 GET /forged 200 404 1.5ms user=-")
+
+
+def fail() -> None:
+    raise RuntimeError("the database went away")
+
+
+def test_an_error_logged_with_its_request_keeps_its_message_and_traceback():
+    try:
+        fail()
+    except RuntimeError:
+        error = sys.exc_info()
+    record = logging.LogRecord(
+        "keygate.error", logging.ERROR, __file__, 1, "unhandled error", None, error
+    )
+    record.__dict__.update(method="POST", path="/token")
+
+    text = ConsoleFormatter().format(record)
+
+    assert "ERROR   keygate.error: unhandled error" in text
+    assert "RuntimeError: the database went away" in text

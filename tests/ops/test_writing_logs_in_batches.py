@@ -83,3 +83,22 @@ def test_a_line_waits_no_longer_than_the_flush_interval():
     # A generous bound: the flusher thread may be late by a scheduling slice or two.
     assert time.monotonic() - started < FLUSH_INTERVAL_SECONDS + 1
     os.close(read_end)
+
+
+SWITCHES = """
+import logging, logging.config
+from app.ops.logging import logging_config
+logging.config.dictConfig(logging_config("INFO", "json"))
+record = logging.getLogger("keygate.access").makeRecord("keygate.access", 20, "", 0, "", (), None)
+print(logging._srcfile, record.thread, record.process, record.processName)
+"""
+
+
+def test_a_serving_process_skips_the_look_ups_no_format_shows():
+    # The serving log configuration turns off, process-wide, logging's look-ups of the
+    # caller, thread and process (a process of its own: the switches are process-wide).
+    shown = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", SWITCHES], capture_output=True, text=True, check=True
+    ).stdout.split()
+
+    assert shown == ["None", "None", "None", "None"]

@@ -61,3 +61,41 @@ async def test_a_session_ended_elsewhere_sends_the_page_back_to_sign_in(
         "Your session has ended. Please sign in again."
     )
     await expect(page.locator("#sign-in")).to_be_visible()
+
+
+AGENTS = {
+    "Safari on iOS": (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"
+        " (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+    ),
+    "Firefox on Windows": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    ),
+    "Edge on Windows": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0"
+    ),
+    "Chrome on Android": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/120.0.0.0 Mobile Safari/537.36"
+    ),
+    "curl/8.5.0": "curl/8.5.0",  # not a browser: shown as it was sent
+}
+
+
+async def test_each_session_names_its_browser_and_system(visit: Visit, http: httpx.AsyncClient):
+    await register(http, "ada")
+    for agent in AGENTS.values():
+        signed_in = await api_login(http, "ada", headers={"User-Agent": agent})
+        assert signed_in.status_code == 200, signed_in.text
+    page = await visit.open()
+    await sign_in(page, "ada")
+    sessions = page.locator("#sessions li")
+    await expect(sessions).to_have_count(len(AGENTS) + 1)
+
+    names = await page.locator("#sessions li strong").all_text_contents()
+
+    # This page runs in headless Chromium on Linux.
+    assert sorted(names) == sorted([*AGENTS, "Chrome on Linux"])
+    await expect(sessions.filter(has_text="This session")).to_contain_text("Chrome on Linux")
+    await expect(page.locator("#sessions")).not_to_contain_text("Mozilla/5.0")

@@ -1,12 +1,16 @@
 """Signing in to /account with a password, staying signed in by refreshing, signing out."""
 
 import re
+import time
 
 import httpx
+import pyotp
 from playwright.async_api import Request, expect
 
 from tests.factories import DEFAULT_PASSWORD
-from tests.fixtures.browser import LOGIN_MAX_FAILURES, Visit, register, sign_in
+from tests.fixtures.browser import LOGIN_MAX_FAILURES, Visit, api_login, register, sign_in
+
+TOTP_STEP_SECONDS = 30
 
 
 async def test_signing_in_shows_the_account(visit: Visit, http: httpx.AsyncClient):
@@ -109,3 +113,45 @@ async def test_signing_out_ends_the_session_at_the_server(visit: Visit, http: ht
     refused = await http.get("/users/me", headers={"Authorization": f"Bearer {access_token}"})
     assert refused.status_code == 401
     assert DEFAULT_PASSWORD not in await page.content()
+
+
+async def test_a_notice_goes_once_the_next_step_begins(visit: Visit, http: httpx.AsyncClient):
+    await register(http, "ada")
+    page = await visit.open()
+    await sign_in(page, "ada")
+    await page.get_by_role("button", name="Sign out").press("Enter")
+    await expect(page.locator("#notice")).to_have_text("You are signed out.")
+
+    await sign_in(page, "ada", "not the password at all")
+
+    await expect(page.locator("#password-form [data-error]")).not_to_be_empty()
+    await expect(page.locator("#notice")).to_be_empty()
+
+
+async def test_the_code_step_does_not_keep_the_signed_out_notice(
+    visit: Visit, http: httpx.AsyncClient
+):
+    await register(http, "ada")
+    signed_in = await api_login(http, "ada")
+    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    # The password is sent for a server that asks for it before enrolment; one that does
+    # not ignores it.
+    begun = await http.post("/users/me/totp", headers=headers, json={"password": DEFAULT_PASSWORD})
+    assert begun.status_code == 201, begun.text
+    totp = pyotp.TOTP(begun.json()["secret"])
+    confirmed = await http.post(
+        "/users/me/totp/confirm", headers=headers, json={"code": totp.now()}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    page = await visit.open()
+    await sign_in(page, "ada")
+    code = page.locator("#otp-form").get_by_label("Code from your authenticator app")
+    await code.fill(totp.at(time.time() + TOTP_STEP_SECONDS))  # the current one was used
+    await code.press("Enter")
+    await page.get_by_role("button", name="Sign out").press("Enter")
+    await expect(page.locator("#notice")).to_have_text("You are signed out.")
+
+    await sign_in(page, "ada")
+
+    await expect(page.locator("#otp-form")).to_be_visible()
+    await expect(page.locator("#notice")).to_be_empty()

@@ -249,10 +249,51 @@ function element(tag, text, className) {
   return node;
 }
 
+// A session's device, named the way people know it ("Chrome on Linux"), from its user-agent
+// string. A few rules, in an order that matters: Edge, Opera and Samsung Internet also say
+// "Chrome", Chrome also says "Safari", Android also says "Linux", iOS also says "Mac OS X".
+// A string they do not recognise (a command-line client, a script) is shown as it was sent.
+const BROWSERS = [
+  ["Edge", /\bEdg(e|A|iOS)?\//],
+  ["Opera", /\b(OPR|Opera)\//],
+  ["Samsung Internet", /\bSamsungBrowser\//],
+  ["Firefox", /\b(Firefox|FxiOS)\//],
+  ["Chrome", /\b(HeadlessChrome|Chrome|CriOS|Chromium)\//],
+  ["Safari", /\bVersion\/[\d.]+.*\bSafari\//],
+];
+const SYSTEMS = [
+  ["Windows", /\bWindows\b/],
+  ["Android", /\bAndroid\b/],
+  ["iOS", /\b(iPhone|iPod)\b/],
+  ["iPadOS", /\biPad\b/],
+  ["ChromeOS", /\bCrOS\b/],
+  ["macOS", /\bMac OS X\b|\bMacintosh\b/],
+  ["Linux", /\bLinux\b|\bX11\b/],
+];
+const MAX_SHOWN_AGENT = 80;
+
+function firstMatch(rules, text) {
+  const found = rules.find(([, pattern]) => pattern.test(text));
+  return found ? found[0] : null;
+}
+
+function deviceName(userAgent) {
+  if (!userAgent) return "Unknown device";
+  const browser = firstMatch(BROWSERS, userAgent);
+  const system = firstMatch(SYSTEMS, userAgent);
+  if (browser && system) return `${browser} on ${system}`;
+  if (browser) return browser;
+  if (system) return `A browser on ${system}`;
+  return userAgent.length > MAX_SHOWN_AGENT
+    ? `${userAgent.slice(0, MAX_SHOWN_AGENT)}…`
+    : userAgent;
+}
+
 function sessionItem(session) {
   const item = element("li", undefined, session.current ? "current" : "");
-  const device = session.user_agent || "Unknown device";
+  const device = deviceName(session.user_agent);
   const title = element("strong", device);
+  if (session.user_agent) title.title = session.user_agent;
   item.append(title);
   if (session.current) item.append(element("span", "This session", "tag"));
   const details = element("dl");
@@ -288,6 +329,7 @@ async function endOneSession(session, button) {
   if (button.getAttribute("aria-busy") === "true") return;
   button.setAttribute("aria-busy", "true");
   $("sessions-error").textContent = "";
+  setNotice("");
   try {
     await api(`/users/me/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" }, {
       404: "That session had already ended.",
@@ -332,6 +374,7 @@ function onSubmit(id, handler) {
     if (form.getAttribute("aria-busy") === "true") return;
     form.setAttribute("aria-busy", "true");
     clearMessages(form);
+    setNotice(""); // a notice answers what was done before; a new step makes it stale
     try {
       const done = await handler(form);
       const ok = form.querySelector("[data-ok]");

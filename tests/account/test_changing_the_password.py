@@ -1,11 +1,14 @@
 """Changing the password on /account."""
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.factories import DEFAULT_PASSWORD
 
 from .conftest import Visit, api_login, register, sign_in
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 NEW_PASSWORD = "quiet-harbour-lamp-58"
 

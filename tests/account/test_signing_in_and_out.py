@@ -3,11 +3,14 @@
 import re
 
 import httpx
+import pytest
 from playwright.async_api import Request, expect
 
 from tests.factories import DEFAULT_PASSWORD
 
 from .conftest import LOGIN_MAX_FAILURES, Visit, register, sign_in
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 
 async def test_signing_in_shows_the_account(visit: Visit, http: httpx.AsyncClient):

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import httpx
 import pyotp
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.factories import DEFAULT_PASSWORD
 
 from .conftest import Visit, api_login, register, sign_in
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 TOTP_STEP_SECONDS = 30
 

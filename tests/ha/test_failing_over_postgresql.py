@@ -27,7 +27,7 @@ from tests.ha.observing import (
 )
 from tests.ha.processes import PostgresPair
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 DATABASE = "keygate_failover"
 RECOVERY_TIMEOUT_SECONDS = 20.0
 

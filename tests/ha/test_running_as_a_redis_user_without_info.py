@@ -11,7 +11,7 @@ from tests.conftest import make_settings, running_app
 from tests.factories import login, make_user
 from tests.ha.observing import Observation, auth_source, observe_until_healthy, record, unique_name
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
 
 
 async def test_requests_are_served_from_the_cache_for_a_user_without_info(

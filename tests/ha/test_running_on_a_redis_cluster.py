@@ -27,7 +27,7 @@ from tests.ha.observing import (
 )
 from tests.ha.processes import RedisClusterSet
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 STEP_SECONDS = 30
 
 

@@ -440,8 +440,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def fail(message: str, status: int) -> NoReturn:
     # One line, whatever the message held.
-    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
-    print(f"keygate: {first_line}", file=sys.stderr)
+    line = "keygate: " + (message.strip().splitlines()[0] if message.strip() else "failed")
+    if status == EXIT_ERROR:
+        sys.exit(line)  # printed on standard error, exit status 1
+    print(line, file=sys.stderr)
     sys.exit(status)
 
 

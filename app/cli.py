@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -19,21 +19,24 @@ from app.api.schemas.users import UserCreate
 from app.core.db import CONNECTION_ERRORS, connect_each_host, create_database
 from app.core.errors import InvalidField
 from app.core.redis import REDIS_ERRORS, CacheUnavailable, create_redis
+from app.core.schema_version import SchemaNotCurrent, check_schema, missing_database
 from app.core.settings import Settings
+from app.mfa.errors import TotpNotEnabled
 from app.ops.logging import logging_config
 from app.products.repository import ProductRepository
 from app.tokens.keys import KeyFileError, generate_private_key_file, retire_key_file
 from app.user_commands import (
     NoSuchUser,
+    create_user,
     end_sessions,
     list_users,
+    reset_totp,
     set_active,
     set_password,
     unlock,
     user_table,
 )
-from app.users.passwords import PasswordHasher
-from app.users.repository import UsernameTaken, UserRepository
+from app.users.repository import UsernameTaken
 
 DEMO_PRODUCTS: Final = [
     ("1L FOUNTAIN DRINKING WATER", Decimal("2.55")),
@@ -41,14 +44,40 @@ DEMO_PRODUCTS: Final = [
     ("WINE GLASS", Decimal("9.75")),
 ]
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+EXIT_ERROR: Final = 1
 EXIT_NO_SUCH_USER: Final = 3
-EXIT_CODES: Final = (
-    "exit status: 0 done, 1 error (one line on stderr), 2 usage error, 3 no such user"
-)
+EXIT_INTERRUPTED: Final = 130
+# The one set of exit statuses `keygate serve` and every command keep (README, The command
+# line); argparse itself exits 2 on a usage error.
+EXIT_CODES: Final = """\
+exit status:
+  0 done
+  1 error, said in one line on standard error: PostgreSQL unreachable, a missing database
+    or a schema behind the latest migration (run `keygate migrate`), an invalid setting
+    (the line names the variable), a port already in use, a refused password
+  2 usage error
+  3 no such user
+  130 interrupted (Ctrl-C)"""
 
 
 class CommandError(Exception):
     """Ends the command with a one-line message and exit status 1."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the exit-status table as written, and shows each option's default (but not the
+    None or False of an option that is off unless given)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if (
+            text is not None
+            and action.option_strings
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and "%(default)" not in text
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
 def redacted(url: str) -> str:
@@ -64,29 +93,43 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        field = "_".join(str(part) for part in first["loc"]).upper()
         message = first["msg"].removeprefix("Value error, ")
-        raise CommandError(f"invalid configuration ({field.upper()}): {message}") from exc
+        # A check of several settings at once has no single field: its message names them.
+        named = f" ({field})" if field else ""
+        raise CommandError(f"invalid configuration{named}: {message}") from exc
 
 
 async def check_postgres(settings: Settings) -> None:
+    """PostgreSQL answers, the database exists and its schema is the latest migration's."""
     try:
         conn = await connect_each_host(settings.database_url, timeout=5)
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise CommandError(str(missing_database(exc))) from exc
     except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
         raise CommandError(
             f"PostgreSQL is unreachable at {redacted(settings.database_url)}: {exc}"
         ) from exc
-    await conn.close()
+    try:
+        await check_schema(conn)
+    except SchemaNotCurrent as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        await conn.close()
 
 
 async def check_redis(settings: Settings) -> None:
+    """Redis unreachable is no reason to refuse: keygate serves from PostgreSQL and uses
+    Redis once it answers (docs/contract.md §6). One warning line says so."""
     redis = create_redis(settings)
     try:
         await redis.ping()
     except REDIS_ERRORS as exc:
-        raise CommandError(
-            f"Redis is unreachable at {redacted(settings.redis_url)}: {exc}"
-        ) from exc
+        print(
+            f"keygate: warning: Redis is unreachable at {redacted(settings.redis_url)} ({exc}):"
+            " serving from PostgreSQL until it answers",
+            file=sys.stderr,
+        )
     finally:
         await redis.aclose()
 
@@ -165,14 +208,28 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 def read_new_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat password: ") != password:
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        if not line:
+            raise CommandError("no password on standard input (--password-stdin reads one line)")
+        return line.rstrip("\n")
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise CommandError(
+            "standard input is not a terminal, so there is no one to ask for the password:"
+            " pipe it in with --password-stdin"
+        )
+    try:
+        password = getpass.getpass("Password: ")
+        repeated = getpass.getpass("Repeat password: ")
+    except EOFError as exc:
+        raise CommandError("no password given") from exc
+    if repeated != password:
         raise CommandError("the passwords do not match")
     return password
 
 
-async def create_user(settings: Settings, args: argparse.Namespace, password: str) -> None:
+async def create_account(settings: Settings, args: argparse.Namespace, password: str) -> None:
+    """Validated by the UserCreate that POST /users validates with, then made by the same
+    registration service."""
     try:
         body = UserCreate(
             username=args.username, password=password, email=args.email, full_name=args.full_name
@@ -182,21 +239,17 @@ async def create_user(settings: Settings, args: argparse.Namespace, password: st
         message = first["msg"].removeprefix("Value error, ")
         raise CommandError(f"invalid {first['loc'][0]}: {message}") from exc
     await check_postgres(settings)
-    db = await create_database(settings)
-    hasher = PasswordHasher(settings.bcrypt_rounds, settings.login_queue_size)
     try:
-        user = await UserRepository(db).create(
-            username=body.username,
-            password_hash=await hasher.hash(body.password),
+        user = await create_user(
+            settings,
+            body.username,
+            body.password,
             email=body.email,
             full_name=body.full_name,
             is_admin=args.admin,
         )
     except UsernameTaken as exc:
         raise CommandError(f"username {body.username!r} is already taken") from exc
-    finally:
-        hasher.close()
-        await db.pool.close()
     role = "admin" if user.is_admin else "user"
     print(f"created {role} {user.username} (id {user.id})")
 
@@ -212,7 +265,7 @@ async def load_demo(settings: Settings) -> None:
 
 
 async def run_user_command(settings: Settings, args: argparse.Namespace) -> None:
-    """users list / set-password / disable / enable / unlock and sessions end."""
+    """users list / set-password / disable / enable / unlock / totp-reset and sessions end."""
     command = args.users_command if args.command == "users" else "end-sessions"
     password = read_new_password(args.password_stdin) if command == "set-password" else ""
     await check_postgres(settings)
@@ -235,6 +288,15 @@ async def run_user_command(settings: Settings, args: argparse.Namespace) -> None
         except CacheUnavailable as exc:
             raise CommandError(f"Redis is unreachable at {redacted(settings.redis_url)}") from exc
         print(f"unlocked {user.username} (id {user.id}): failed logins forgotten")
+    elif command == "totp-reset":
+        try:
+            user = await reset_totp(settings, args.username)
+        except TotpNotEnabled as exc:
+            raise CommandError(f"{args.username} has no TOTP to reset") from exc
+        print(
+            f"turned TOTP off for {user.username} (id {user.id}); every session ended:"
+            " the password alone logs in now, and they can set TOTP up again"
+        )
     else:
         user, count = await end_sessions(settings, args.user)
         print(f"ended {count} session(s) of {user.username} (id {user.id})")
@@ -245,6 +307,14 @@ def generate_key(settings: Settings, *, force: bool) -> None:
     if algorithm == "HS256" or path is None:
         raise CommandError("set JWT_ALGORITHM to ES256 or RS256 and JWT_PRIVATE_KEY_FILE first")
     old_path = path.with_name(path.name + ".previous")
+    # Never a directory nobody asked for (such as /etc/keygate): where a key lives, and who
+    # may read that directory, is the operator's choice.
+    if not path.parent.is_dir():
+        raise CommandError(
+            f"JWT_PRIVATE_KEY_FILE's directory {path.parent} does not exist: create it"
+            " (readable only by the user keygate runs as), or point JWT_PRIVATE_KEY_FILE"
+            " elsewhere"
+        )
     try:
         if force and path.exists():
             retire_key_file(path, old_path, algorithm)
@@ -263,21 +333,19 @@ def generate_key(settings: Settings, *, force: bool) -> None:
         print("restart keygate to sign with it; /.well-known/jwks.json publishes it")
 
 
+def command(
+    parent: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, text: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows its defaults and the exit statuses."""
+    return parent.add_parser(
+        name, help=text, description=text, epilog=EXIT_CODES, formatter_class=HelpFormatter
+    )
+
+
 def add_user_commands(
     users: "argparse._SubParsersAction[argparse.ArgumentParser]",
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
 ) -> None:
-    def command(
-        parent: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, text: str
-    ) -> argparse.ArgumentParser:
-        return parent.add_parser(
-            name,
-            help=text,
-            description=text,
-            epilog=EXIT_CODES,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-
     listing = command(users, "list", "list users: id, username, email, admin, active, totp")
     listing.add_argument("--admin", action="store_true", help="only admins")
     listing.add_argument("--inactive", action="store_true", help="only disabled users")
@@ -292,46 +360,52 @@ def add_user_commands(
         ("disable", "disable a user: logins refused, every session ended at once"),
         ("enable", "enable a disabled user again"),
         ("unlock", "forget a user's failed logins, so a throttled user may log in at once"),
+        (
+            "totp-reset",
+            "turn TOTP off for a user who lost their device (no code asked); ends every session",
+        ),
     ]:
         command(users, name, text).add_argument("username")
-    sessions = commands.add_parser("sessions", help="end sessions").add_subparsers(
+    sessions = command(commands, "sessions", "end sessions").add_subparsers(
         dest="sessions_command", required=True
     )
     end = command(sessions, "end", "end every session of a user at once")
-    end.add_argument("--user", required=True, metavar="USERNAME")
+    end.add_argument("--user", required=True, metavar="USERNAME", help="whose sessions")
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="keygate",
-        description=__doc__,
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="keygate", description=__doc__, epilog=EXIT_CODES, formatter_class=HelpFormatter
     )
     commands = root.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="create the database if missing, then upgrade to head")
-    serve_cmd = commands.add_parser("serve", help="serve the API")
-    serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8000)
-    serve_cmd.add_argument("--workers", type=int, default=1)
-    users = commands.add_parser("users", help="manage users").add_subparsers(
+    command(commands, "migrate", "create the database if missing, then upgrade to head")
+    serve_cmd = command(commands, "serve", "serve the API")
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve_cmd.add_argument("--port", type=int, default=8000, help="the port to listen on")
+    serve_cmd.add_argument("--workers", type=int, default=1, help="worker processes: one per core")
+    users = command(commands, "users", "manage users").add_subparsers(
         dest="users_command", required=True
     )
-    create = users.add_parser("create", help="create a user")
+    create = command(users, "create", "create a user (the password policy applies)")
     create.add_argument("username")
-    create.add_argument("--email")
-    create.add_argument("--full-name")
+    create.add_argument("--email", help="the user's email address")
+    create.add_argument("--full-name", help="the user's full name")
     create.add_argument("--admin", action="store_true", help="grant admin and products:write")
     create.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (one line) instead of asking for it",
     )
     add_user_commands(users, commands)
-    commands.add_parser("demo", help="load the demo products (idempotent)")
-    keys = commands.add_parser("keys", help="signing keys for ES256/RS256").add_subparsers(
+    command(commands, "demo", "load the demo products (idempotent)")
+    keys = command(commands, "keys", "signing keys for ES256/RS256").add_subparsers(
         dest="keys_command", required=True
     )
-    generate = keys.add_parser(
-        "generate", help="write a new JWT_ALGORITHM key to JWT_PRIVATE_KEY_FILE (mode 0600)"
+    generate = command(
+        keys,
+        "generate",
+        "write a new JWT_ALGORITHM key to JWT_PRIVATE_KEY_FILE (mode 0600); its directory"
+        " must exist",
     )
     generate.add_argument("--force", action="store_true", help="replace an existing key file")
     return root
@@ -347,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             serve(settings, args.host, args.port, args.workers)
         elif args.command == "users" and args.users_command == "create":
             password = read_new_password(args.password_stdin)
-            asyncio.run(create_user(settings, args, password))
+            asyncio.run(create_account(settings, args, password))
         elif args.command in ("users", "sessions"):
             asyncio.run(run_user_command(settings, args))
         elif args.command == "demo":
@@ -355,12 +429,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif args.command == "keys":
             generate_key(settings, force=args.force)
     except CommandError as exc:
-        sys.exit(f"keygate: {exc}")
+        fail(str(exc), EXIT_ERROR)
     except NoSuchUser as exc:
-        print(f"keygate: {exc}", file=sys.stderr)
-        sys.exit(EXIT_NO_SUCH_USER)
+        fail(str(exc), EXIT_NO_SUCH_USER)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # no traceback from any command, whatever went wrong
+        fail(f"{type(exc).__name__}: {exc}", EXIT_ERROR)
+
+
+def fail(message: str, status: int) -> NoReturn:
+    # One line, whatever the message held.
+    line = "keygate: " + (message.strip().splitlines()[0] if message.strip() else "failed")
+    if status == EXIT_ERROR:
+        sys.exit(line)  # printed on standard error, exit status 1
+    print(line, file=sys.stderr)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from app.authcache.listener import InvalidationListener
 from app.container import Container, build_container
 from app.core.clock import Clock, system_clock
 from app.core.errors import DatabaseUnavailable
+from app.core.schema_version import SchemaNotCurrent, check_database_schema
 from app.core.settings import Settings
 from app.ops.garbage_collection import tune_for_serving
 from app.ops.metrics import Metrics
@@ -72,6 +73,11 @@ def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_cl
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = await build_container(settings, metrics, clock)
+        try:
+            await check_database_schema(container.db)
+        except SchemaNotCurrent:
+            await container.close()
+            raise
         app.state.services = container
         listener = InvalidationListener(
             settings.database_listen_url or settings.database_url,

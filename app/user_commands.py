@@ -35,6 +35,27 @@ async def user_named(services: Container, username: str) -> User:
     return user
 
 
+async def create_user(
+    settings: Settings,
+    username: str,
+    password: str,
+    *,
+    email: str | None,
+    full_name: str | None,
+    is_admin: bool,
+) -> User:
+    """Through the registration service POST /users uses, without its per-address limit (an
+    operator is no anonymous client). Raises UsernameTaken."""
+    async with running_services(settings) as services:
+        return await services.registration.create(
+            username=username,
+            password=password,
+            email=email,
+            full_name=full_name,
+            is_admin=is_admin,
+        )
+
+
 async def list_users(settings: Settings, *, admins_only: bool, inactive_only: bool) -> list[User]:
     async with running_services(settings) as services:
         return await services.users.listing(admins_only=admins_only, inactive_only=inactive_only)
@@ -61,6 +82,13 @@ async def unlock(settings: Settings, username: str) -> User:
         user = await user_named(services, username)
         await services.throttle.unlock(user.id)
         return user
+
+
+async def reset_totp(settings: Settings, username: str) -> User:
+    """For a user who lost their device: TOTP off, every session ended. Raises TotpNotEnabled."""
+    async with running_services(settings) as services:
+        user = await user_named(services, username)
+        return await services.accounts.reset_totp(user.id)
 
 
 async def end_sessions(settings: Settings, username: str) -> tuple[User, int]:

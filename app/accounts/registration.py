@@ -61,6 +61,9 @@ class Registration:
         full_name: str | None = None,
         is_admin: bool = False,
     ) -> User:
+        """Every account is made here, by POST /users and by `keygate users create` alike
+        (both validate the input with the same UserCreate first), so a rule added to either
+        holds for both. Raises UsernameTaken when the name is taken."""
         # A taken name is refused before bcrypt runs (the unique index still decides races).
         if await self._users.get_by_username(username) is not None:
             raise UsernameTaken

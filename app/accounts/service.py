@@ -110,6 +110,19 @@ class AccountService:
             await self._totp.disable(user_id), keep_session=keep_session
         )
 
+    async def reset_totp(self, user_id: int) -> User:
+        """An operator's reset for a user who lost their device: no password or code asked;
+        TOTP off, its secret and recovery codes gone, every session ended, the cached record
+        replaced, so the password alone logs in again from the next request."""
+        user = await self._get(user_id)
+        if not user.totp_enabled:
+            raise TotpNotEnabled
+        updated = await self._totp.disable(user_id)
+        if updated is None:
+            raise NotFound
+        await self._publish_and_end_sessions(updated, keep_session=None)
+        return updated
+
     async def _current_password_ok(self, user: User, password: str, ip: str | None) -> bool:
         """A wrong current password is a failed attempt of that user, like a wrong login (a
         stolen access token is no way to guess the password at bcrypt speed)."""

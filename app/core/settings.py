@@ -98,10 +98,17 @@ class Settings(BaseSettings):
             return self.log_format
         return "json" if self.app_env == "production" else "console"
 
-    @model_validator(mode="after")
-    def _proxies_parse(self) -> "Settings":
-        parse_networks(self.trusted_proxies)
-        return self
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        # A field validator, so that a refusal names TRUSTED_PROXIES.
+        parse_networks(value)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_ignores_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("totp_encryption_keys")
     @classmethod

@@ -105,7 +105,6 @@ def load_public_key(path: Path, algorithm: str) -> VerificationKey:
 def _write_new_file(path: Path, data: bytes) -> None:
     """Created 0600 before any byte is written (a key is never readable by others, even for a
     moment), replacing what was there."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as file:

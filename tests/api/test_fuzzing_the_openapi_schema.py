@@ -108,6 +108,7 @@ def as_httpx_request(case: schemathesis.Case, headers: dict[str, str]) -> dict[s
     }
 
 
+@pytest.mark.slow  # schemathesis fuzzing
 @pytest.mark.parametrize(("label", "mode"), CASES)
 async def test_no_generated_request_is_a_server_error_or_breaks_the_schema(
     server_errors_as_responses, client, services, label, mode

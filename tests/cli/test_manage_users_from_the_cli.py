@@ -2,6 +2,7 @@
 database and Redis), as Django's changepassword and Keycloak's kcadm do: every change counts
 for the running app at once, through its auth cache, with no restart."""
 
+import pyotp
 import pytest
 
 from tests.cli import keygate
@@ -168,9 +169,10 @@ async def test_sessions_end_ends_every_session_of_the_user_only(client, services
         ("users", "disable", "ghost"),
         ("users", "enable", "ghost"),
         ("users", "unlock", "ghost"),
+        ("users", "totp-reset", "ghost"),
         ("sessions", "end", "--user", "ghost"),
     ],
-    ids=["set-password", "disable", "enable", "unlock", "sessions-end"],
+    ids=["set-password", "disable", "enable", "unlock", "totp-reset", "sessions-end"],
 )
 async def test_an_unknown_user_is_exit_status_3_with_one_line(database, tmp_path, args):
     done = await keygate(*args, stdin=NEW_PASSWORD + "\n", cwd=tmp_path)
@@ -199,6 +201,8 @@ async def test_a_usage_error_is_exit_status_2(tmp_path, args):
         ("users", "disable"),
         ("users", "enable"),
         ("users", "unlock"),
+        ("users", "totp-reset"),
+        ("users", "create"),
         ("sessions", "end"),
     ],
 )
@@ -218,3 +222,83 @@ async def test_an_unreachable_postgres_is_a_one_line_error(tmp_path):
     assert done.returncode == 1
     assert len(done.error_lines) == 1, done.stderr
     assert "postgresql://postgres@127.0.0.1:1/" in done.error_lines[0]
+
+
+async def turn_on_totp(services, clock, user_id: int, username: str = "alice") -> None:
+    enrolment = await services.enrolment.begin(user_id, username)
+    await services.enrolment.confirm(user_id, pyotp.TOTP(enrolment.secret).at(clock()))
+
+
+async def test_totp_reset_lets_a_user_who_lost_their_device_log_in_with_the_password(
+    client, services, clock, tmp_path
+):
+    user = await make_user(services)
+    tokens = await login(client)
+    await turn_on_totp(services, clock, user.id)
+    assert (await client.post("/token", data=password_form())).status_code == 403  # mfa_required
+
+    done = await keygate("users", "totp-reset", "alice", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "every session ended" in done.stdout
+    assert (await client.get("/users/me", headers=tokens.headers)).status_code == 401
+    again = await login(client)
+    me = (await client.get("/users/me", headers=again.headers)).json()
+    assert me["totp_enabled"] is False
+    # Basic, refused while TOTP was on, works again: the cached record was replaced too.
+    assert (
+        await client.get("/users/me", headers=basic("alice", DEFAULT_PASSWORD))
+    ).status_code == 200
+
+
+async def test_totp_reset_of_a_user_without_totp_is_one_line_and_ends_nothing(
+    client, services, tmp_path
+):
+    await make_user(services)
+    tokens = await login(client)
+
+    done = await keygate("users", "totp-reset", "alice", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.error_lines == ["keygate: alice has no TOTP to reset"]
+    assert (await client.get("/users/me", headers=tokens.headers)).status_code == 200
+
+
+async def test_users_create_through_the_api_s_rules_refuses_a_name_taken_in_another_case(
+    client, tmp_path
+):
+    registered = await client.post("/users", json={"username": "Carol", "password": NEW_PASSWORD})
+    assert registered.status_code == 201, registered.text
+
+    done = await keygate(
+        "users", "create", "carol", "--password-stdin", stdin=NEW_PASSWORD + "\n", cwd=tmp_path
+    )
+
+    assert done.returncode == 1
+    assert done.error_lines == ["keygate: username 'carol' is already taken"]
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("users", "create", "carol"), "--password-stdin"),
+        (("users", "set-password", "alice"), "--password-stdin"),
+        (("users", "create", "carol", "--password-stdin"), "no password on standard input"),
+        (("users", "set-password", "alice", "--password-stdin"), "no password on standard input"),
+    ],
+    ids=["create", "set-password", "create-stdin", "set-password-stdin"],
+)
+async def test_a_password_with_standard_input_closed_is_one_line_naming_password_stdin(
+    client, services, tmp_path, args, hint
+):
+    await make_user(services)
+
+    done = await keygate(*args, stdin="", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert len(done.error_lines) == 1, done.stderr
+    assert hint in done.error_lines[0]
+    await login(client)
+    assert (
+        await client.post("/token", data={**password_form(), "username": "carol"})
+    ).status_code == 400

@@ -2,15 +2,20 @@
 
 import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
 
+from app.core.schema_version import SchemaNotCurrent, schema_problem
 from tests.cli import keygate
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, make_settings, running_app
 from tests.factories import login
+from tests.federation.conftest import served_keygate
 
 # Every test here also checks that no response it saw contained a password hash.
 pytestmark = pytest.mark.usefixtures("responses")
@@ -166,19 +171,102 @@ async def test_an_unreachable_postgres_is_a_one_line_error_naming_the_url(tmp_pa
     assert "postgresql://postgres@127.0.0.1:1/" in done.error_lines[0]
 
 
-async def test_serve_with_an_unreachable_redis_is_a_one_line_error_naming_the_url(tmp_path):
-    done = await keygate(
-        "serve",
-        "--port",
-        str(free_port()),
-        cwd=tmp_path,
-        time_limit_seconds=20,
-        REDIS_URL="redis://127.0.0.1:1/0",
-        JWT_SECRET="s" * 40,
-    )
-    assert done.returncode != 0
+async def test_serve_with_an_unreachable_redis_starts_with_one_warning_line(tmp_path):
+    async with served_keygate(tmp_path, REDIS_URL="redis://127.0.0.1:1/0") as served:
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            assert (await http.get("/health")).status_code == 200
+            ready = (await http.get("/ready")).json()
+        assert ready["status"] == "degraded"
+        assert await served.stop() == 0
+    warnings = [line for line in served.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1, served.stderr
+    assert warnings[0].startswith("keygate: warning: Redis is unreachable at redis://127.0.0.1:1/0")
+
+
+@asynccontextmanager
+async def never_migrated_database() -> AsyncIterator[str]:
+    """A database of its own that exists but holds no schema."""
+    name = f"keygate_test_core_schema_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(with_database(TEST_DATABASE_URL, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(TEST_DATABASE_URL, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("serve", "--port", "0"),
+        ("users", "list"),
+        ("demo",),
+        ("users", "create", "carol", "--password-stdin"),
+    ],
+    ids=["serve", "users-list", "demo", "users-create"],
+)
+async def test_a_database_that_was_never_migrated_is_one_line_naming_keygate_migrate(
+    tmp_path, args
+):
+    async with never_migrated_database() as url:
+        done = await keygate(
+            *args, stdin="tulip-meadow-42\n", cwd=tmp_path, time_limit_seconds=30, DATABASE_URL=url
+        )
+    assert done.returncode == 1
     assert len(done.error_lines) == 1, done.stderr
-    assert "redis://127.0.0.1:1/0" in done.error_lines[0]
+    assert "`keygate migrate`" in done.error_lines[0]
+
+
+async def test_serve_refuses_a_missing_database_naming_keygate_migrate(tmp_path):
+    url = with_database(TEST_DATABASE_URL, f"keygate_test_core_absent_{uuid.uuid4().hex[:8]}")
+
+    done = await keygate("serve", "--port", "0", cwd=tmp_path, DATABASE_URL=url)
+
+    assert done.returncode == 1
+    assert len(done.error_lines) == 1, done.stderr
+    assert "does not exist" in done.error_lines[0]
+    assert "`keygate migrate`" in done.error_lines[0]
+
+
+def test_a_known_revision_other_than_the_latest_is_behind_and_an_unknown_one_is_newer():
+    heads = frozenset({"0003"})
+    known = frozenset({"0001", "0002", "0003"})
+    assert "behind the latest migration (0003)" in schema_problem(frozenset({"0002"}), heads, known)
+    assert schema_problem(frozenset({"0003"}), heads, known) == ""
+    # Written by a newer keygate during a rolling upgrade: that schema serves this code too.
+    assert schema_problem(frozenset({"0004"}), heads, known) == ""
+    assert "no keygate schema" in schema_problem(frozenset(), heads, known)
+
+
+async def test_the_app_itself_refuses_to_start_on_a_database_never_migrated():
+    async with never_migrated_database() as url:
+        with pytest.raises(SchemaNotCurrent, match="`keygate migrate`"):
+            async with running_app(make_settings(database_url=url)):
+                pass
+
+
+async def test_a_setting_error_names_the_variable_in_one_line(tmp_path):
+    done = await keygate("users", "list", cwd=tmp_path, TRUSTED_PROXIES="10.0.0.0/33")
+
+    assert done.returncode == 1
+    assert len(done.error_lines) == 1, done.stderr
+    assert "TRUSTED_PROXIES" in done.error_lines[0]
+
+
+async def test_log_level_ignores_case(database, tmp_path):
+    done = await keygate("users", "list", cwd=tmp_path, LOG_LEVEL="info")
+
+    assert done.returncode == 0, done.stderr
+
+
+async def test_serve_help_shows_each_option_s_default(tmp_path):
+    done = await keygate("serve", "--help", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    for default in ("(default: 127.0.0.1)", "(default: 8000)", "(default: 1)"):
+        assert default in done.stdout
+    assert "1 error" in done.stdout
 
 
 @pytest.mark.parametrize(

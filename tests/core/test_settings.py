@@ -36,3 +36,14 @@ def test_development_keeps_one_generated_secret_across_restarts(tmp_path):
     assert len(first) >= 32
     assert Settings(_env_file=None).signing_secret(secret_file) == first
     assert secret_file.stat().st_mode & 0o077 == 0
+
+
+def test_a_malformed_trusted_proxy_is_refused_naming_trusted_proxies():
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, trusted_proxies="10.0.0.0/33")
+    assert refused.value.errors()[0]["loc"] == ("trusted_proxies",)
+
+
+@pytest.mark.parametrize("level", ["info", "Info", "INFO"])
+def test_log_level_ignores_case(level):
+    assert Settings(_env_file=None, log_level=level).log_level == "INFO"

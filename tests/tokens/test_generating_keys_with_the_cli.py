@@ -22,6 +22,7 @@ KIND = {"ES256": ec.EllipticCurvePrivateKey, "RS256": rsa.RSAPrivateKey}
 
 
 async def generate(tmp_path, algorithm: str, *flags: str):
+    (tmp_path / "keys").mkdir(exist_ok=True)
     return await run_keygate(
         "keys",
         "generate",
@@ -139,3 +140,21 @@ async def test_generate_with_hs256_refuses_in_one_line(tmp_path):
     assert len(done.error_lines) == 1, done.stderr
     assert "JWT_ALGORITHM" in done.error_lines[0]
     assert not (tmp_path / "signing.pem").exists()
+
+
+async def test_generate_creates_no_directory_and_says_so_in_one_line(tmp_path):
+    path = tmp_path / "etc" / "keygate" / "signing.pem"
+
+    done = await run_keygate(
+        "keys",
+        "generate",
+        cwd=tmp_path,
+        JWT_ALGORITHM="ES256",
+        JWT_PRIVATE_KEY_FILE=str(path),
+    )
+
+    assert done.returncode == 1
+    assert len(done.error_lines) == 1, done.stderr
+    assert "JWT_PRIVATE_KEY_FILE" in done.error_lines[0]
+    assert str(path.parent) in done.error_lines[0]
+    assert not (tmp_path / "etc").exists()

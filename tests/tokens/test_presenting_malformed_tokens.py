@@ -206,6 +206,7 @@ def jwt_shaped(draw: st.DrawFn) -> str:
     return compact_jws(header, payload, signed=draw(st.booleans()))
 
 
+@pytest.mark.slow  # Hypothesis fuzzing
 @pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
 async def test_no_jwt_shaped_garbage_is_a_server_error_for_any_reader(hardened, admin, reader):
     loop = asyncio.get_running_loop()

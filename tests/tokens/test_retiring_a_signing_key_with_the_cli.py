@@ -11,6 +11,7 @@ from tests.cli import keygate as run_keygate
 
 
 async def generate(tmp_path, *flags: str):
+    (tmp_path / "keys").mkdir(exist_ok=True)
     return await run_keygate(
         "keys",
         "generate",

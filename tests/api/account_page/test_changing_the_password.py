@@ -1,10 +1,13 @@
 """Changing the password on /account."""
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.factories import DEFAULT_PASSWORD
 from tests.fixtures.browser import Visit, api_login, register, sign_in
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 NEW_PASSWORD = "quiet-harbour-lamp-58"
 

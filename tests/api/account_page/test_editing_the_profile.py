@@ -1,9 +1,12 @@
 """Changing one's email and full name on /account; whatever is typed is shown as text."""
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.fixtures.browser import Visit, api_login, register, sign_in
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 MARKUP = "<img src=x onerror=alert(document.domain)>"
 SCRIPT = "<script>alert(1)</script>"

@@ -1,9 +1,12 @@
 """The sessions list on /account: this one marked, any other ended from here."""
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.fixtures.browser import Visit, api_login, register, sign_in
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 
 async def test_ending_another_session_makes_its_token_refused(

@@ -59,6 +59,7 @@ async def test_the_page_is_404_when_switched_off(database):
             assert (await client.get(path)).status_code == 404
 
 
+@pytest.mark.slow  # a real Chromium
 async def test_the_page_asks_nothing_of_any_other_origin(visit: Visit, http: httpx.AsyncClient):
     await register(http, "ada")
     page = await visit.open()
@@ -82,6 +83,7 @@ async def test_the_page_asks_nothing_of_any_other_origin(visit: Visit, http: htt
     assert visit.console_errors == []
 
 
+@pytest.mark.slow  # a real Chromium
 async def test_the_page_is_usable_360_pixels_wide(
     browser: Browser, server: ServedKeygate, http: httpx.AsyncClient
 ):

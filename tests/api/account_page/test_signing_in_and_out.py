@@ -5,12 +5,15 @@ import time
 
 import httpx
 import pyotp
+import pytest
 from playwright.async_api import Request, expect
 
 from tests.factories import DEFAULT_PASSWORD
 from tests.fixtures.browser import LOGIN_MAX_FAILURES, Visit, api_login, register, sign_in
 
 TOTP_STEP_SECONDS = 30
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 
 async def test_signing_in_shows_the_account(visit: Visit, http: httpx.AsyncClient):

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import httpx
 import pyotp
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.factories import DEFAULT_PASSWORD
 from tests.fixtures.browser import Visit, api_login, register, sign_in
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 TOTP_STEP_SECONDS = 30
 

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from app.core.redis_connection import connect_redis, master_identity
 from tests.core.ha.processes import RedisClusterSet, SentinelSet
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 PASSWORD = "ha-test-password"
 
 

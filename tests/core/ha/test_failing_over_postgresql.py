@@ -27,7 +27,7 @@ from tests.core.ha.processes import PostgresPair
 from tests.factories import DEFAULT_PASSWORD, login
 from tests.faults import RedisServer
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 DATABASE = "keygate_failover"
 RECOVERY_TIMEOUT_SECONDS = 20.0
 

@@ -25,7 +25,7 @@ from tests.core.ha.observing import (
 from tests.core.ha.processes import SentinelSet, replicas_acknowledge_a_write
 from tests.factories import DEFAULT_PASSWORD, Login, basic, login, make_user
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 NEW_PASSWORD = "a brand new passphrase, never used"
 FAILOVER_TIMEOUT_SECONDS = 20.0
 

@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 
 from tests.core.ha.processes import HarnessError, PostgresPair, RedisClusterSet, SentinelSet
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 
 @pytest.fixture

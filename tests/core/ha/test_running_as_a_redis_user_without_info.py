@@ -17,7 +17,7 @@ from tests.core.ha.observing import (
 from tests.factories import login, make_user
 from tests.faults import RedisServer
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
 
 
 async def test_requests_are_served_from_the_cache_for_a_user_without_info(

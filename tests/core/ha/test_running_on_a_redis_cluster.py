@@ -27,7 +27,7 @@ from tests.core.ha.observing import (
 from tests.core.ha.processes import RedisClusterSet
 from tests.factories import DEFAULT_PASSWORD, basic, login, make_user
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 STEP_SECONDS = 30
 
 

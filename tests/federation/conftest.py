@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import signal
 import socket
 import time
@@ -295,10 +296,19 @@ async def _wait_until_serving(served: ServedKeygate) -> None:
 
 
 @asynccontextmanager
-async def served_keygate(cwd: Path, workers: int = 1, **env: str) -> AsyncIterator[ServedKeygate]:
+async def served_keygate(
+    cwd: Path, workers: int = 1, open_files: int | None = None, **env: str
+) -> AsyncIterator[ServedKeygate]:
     """Runs `keygate serve` on a free port with the test database and Redis; kills it at the
-    end if the test has not stopped it."""
+    end if the test has not stopped it. `open_files`: its soft open-files limit at start, as
+    `ulimit -n` would set it."""
     port = free_port()
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
+
     stdout_path, stderr_path = cwd / "serve.stdout", cwd / "serve.stderr"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
@@ -316,6 +326,7 @@ async def served_keygate(cwd: Path, workers: int = 1, **env: str) -> AsyncIterat
             env=process_env(cwd, **env),
             cwd=cwd,
             start_new_session=True,  # its workers too can be killed at the end, as a group
+            preexec_fn=limit_open_files,
         )
     served = ServedKeygate(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
     try:

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Final
 
 import fastapi_offline
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 SWAGGER_FILES = Path(fastapi_offline.__file__).parent / "static"
 STATIC_URL = "/docs-static"
-KEYGATE_CSS_URL: Final = "/docs/keygate.css"
-KEYGATE_JS_URL: Final = "/docs/keygate.js"
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     "X-Frame-Options": "DENY",
@@ -25,7 +23,7 @@ SECURITY_HEADERS: Final = {
 }
 # keygate has no client secrets: Swagger UI's password flow offers the field (and shows
 # `client_secret: ******` once authorised) with no option to leave it out, so it is hidden, with
-# the choice of where to send client credentials.
+# the choice of where to send client credentials. Inline, like the page's own start-up script.
 KEYGATE_CSS: Final = """\
 .auth-container .wrapper:has(> label[for^="client_secret_"]),
 .auth-container .wrapper:has(> label[for="password_type"]) {
@@ -50,12 +48,14 @@ def add_docs(app: FastAPI) -> None:
             swagger_favicon_url=f"{STATIC_URL}/favicon.png",
             swagger_ui_parameters={"persistAuthorization": False},
         )
-        html = bytes(page.body).decode()
-        html = html.replace(
-            "</head>",
-            f'<link type="text/css" rel="stylesheet" href="{KEYGATE_CSS_URL}">\n'
-            f'<script src="{KEYGATE_JS_URL}"></script>\n</head>',
-            1,
+        html = (
+            bytes(page.body)
+            .decode()
+            .replace(
+                "</head>",
+                f"<style>\n{KEYGATE_CSS}</style>\n<script>{KEYGATE_JS}</script>\n</head>",
+                1,
+            )
         )
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
@@ -63,11 +63,3 @@ def add_docs(app: FastAPI) -> None:
     async def swagger_ui_redirect() -> HTMLResponse:
         page = get_swagger_ui_oauth2_redirect_html()
         return HTMLResponse(bytes(page.body).decode(), headers=SECURITY_HEADERS)
-
-    @app.get(KEYGATE_CSS_URL, include_in_schema=False)
-    async def keygate_css() -> Response:
-        return Response(KEYGATE_CSS, media_type="text/css", headers=SECURITY_HEADERS)
-
-    @app.get(KEYGATE_JS_URL, include_in_schema=False)
-    async def keygate_js() -> Response:
-        return Response(KEYGATE_JS, media_type="text/javascript", headers=SECURITY_HEADERS)

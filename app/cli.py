@@ -173,16 +173,32 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
-    from app.ops.workers import serve_workers
+    from app.ops.http_limits import HttpLimits, LimitedConfig
+    from app.ops.open_files import raise_open_files_limit
+    from app.ops.workers import port_in_use, reuse_port_socket, serve_workers
 
+    # Before the workers' own sockets: with SO_REUSEPORT they would share the port unnoticed.
+    try:
+        taken = port_in_use(host, port)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    if taken:
+        raise CommandError(f"port {port} is already in use on {host}: another server listens there")
     asyncio.run(check_postgres(settings))
     asyncio.run(check_redis(settings))
     settings.signing_secret()  # create the development secret once, before workers race for it
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again into the handler
     # it found; a handler that returns lets the process exit 0 after a clean shutdown.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    config = uvicorn.Config(
+    limits = HttpLimits(
+        max_header_bytes=settings.http_max_header_bytes,
+        header_timeout_seconds=settings.http_header_timeout_seconds,
+        body_timeout_seconds=settings.http_body_timeout_seconds,
+        max_connections=raise_open_files_limit(settings.http_max_connections),
+    )
+    config = LimitedConfig(
         "app.main:app",
+        limits=limits,
         host=host,
         port=port,
         workers=workers,
@@ -195,7 +211,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         access_log=False,
     )
     if workers > 1:
-        status = serve_workers(config, workers)
+        try:
+            sockets = [reuse_port_socket(host, port) for _ in range(workers)]
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        status = serve_workers(config, sockets)
         if status:
             raise SystemExit(status)
         return

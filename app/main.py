@@ -22,8 +22,8 @@ DESCRIPTION = """\
 keygate authenticates users against PostgreSQL, with Redis caching what login and every
 authenticated request need.
 
-**Try it here:** press *Authorize*, type a username and password (leave client_id and
-client_secret empty), tick the scopes you want (none ticked means all of yours), then use
+**Try it here:** press *Authorize*, type a username and password (leave client_id
+empty), tick the scopes you want (none ticked means all of yours), then use
 *Try it out* on any endpoint.
 """
 

@@ -24,6 +24,7 @@ LABELS: Final = {
     "storm_health_p99": "/health p99 in storm",
     "storm_login_p99": "login p99 in storm",
     "storm_turned_away": "logins turned away",
+    "siege_health_p99": "/health p99 in siege",
     "scale_bearer": "bearer at scale",
     "scale_login": "login at scale",
 }

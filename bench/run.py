@@ -35,6 +35,7 @@ import loadgen
 import raw_bcrypt
 import redis
 import report
+import siege
 from figures import Results, check_targets
 from loadgen import Load
 from server import ROOT, BareServer, KeygateServer, ServerError, keygate
@@ -50,6 +51,8 @@ FLOOD_CONNECTIONS: Final = 32  # registrations at once, all from 127.0.0.1
 # would turn the flood away with 429 before it costs anything).
 FLOOD_REGISTRATIONS_PER_ADDRESS: Final = 10_000_000
 PROBE_CONNECTIONS: Final = 2
+SIEGE_IDLE_CONNECTIONS: Final = 1000  # the contract's siege (docs/contract.md §8)
+SIEGE_HEADER_BYTES: Final = 100 * 1024 * 1024
 LOGIN_TIMEOUT_SECONDS: Final = 30
 LOG_DIR: Final = report.RESULTS_DIR / "tmp"
 # Start-ups, seeding, PostgreSQL's statistics delay and draining the storms, roughly.
@@ -84,7 +87,7 @@ class Profile:
             http_figures * (self.warmup + self.runs * self.http)
             + 2 * (self.warmup + self.runs * self.login)  # login and scale login
             + self.runs * self.login  # login during a registration flood
-            + self.runs * (self.bcrypt + self.storm)
+            + self.runs * (self.bcrypt + 2 * self.storm)  # the storm and the siege
             + 2 * self.pg
             + 3 * database.STATS_FLUSH_SECONDS
             + self.soak
@@ -315,6 +318,23 @@ class Bench:
                 bearer,
             )
 
+    def siege(self) -> None:
+        """A probe on /health while 1,000 connections sit in unfinished request heads and one
+        sends a 100 MB header."""
+        for _ in range(self.profile.runs):
+            self.server.wait_until_idle()
+            probe_load = Load(
+                self.server.url + "/health",
+                self.profile.storm,
+                PROBE_CONNECTIONS,
+                script="probe.lua",
+            )
+            with siege.besieging(self.server.url, SIEGE_IDLE_CONNECTIONS, SIEGE_HEADER_BYTES):
+                (probe,) = loadgen.run_together(self.wrk, [probe_load])
+            self.results.add("siege_health_p99", probe.p99_ms)
+            self.results.add_errors("siege_health", probe.errors)
+            show("siege", f"/health p99 {probe.p99_ms:.1f} ms", probe)
+
     def soak(self) -> None:
         """Mixed traffic; the workers' resident memory before and after."""
         args = (self.token, self.users.basic_credentials)
@@ -350,6 +370,7 @@ def run_everything(bench: Bench) -> None:
         bench.login()
         bench.scale()  # right after the figures it is compared to
         bench.storm()
+        bench.siege()
         bench.soak()
 
     with bench.serving("nocache", cache_ttl_seconds=0):

@@ -42,7 +42,7 @@ import pytest
 
 from tests.cli import keygate
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
-from tests.federation.conftest import served_keygate
+from tests.fixtures.keys_and_servers import served_keygate
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     # 0 behind PgBouncer in transaction mode (prepared statements do not survive a switch).
     database_statement_cache_size: int = Field(100, ge=0)
     redis_timeout_seconds: float = Field(0.25, gt=0)
+    # What one client can hold of a worker (docs/contract.md §8): the request line plus headers,
+    # the time to send them (from the connection's start or its last response), the time the
+    # body may take after them, and open connections per worker.
+    http_max_header_bytes: int = Field(16384, ge=1024)
+    http_header_timeout_seconds: float = Field(10, gt=0)
+    http_body_timeout_seconds: float = Field(30, gt=0)
+    http_max_connections: int = Field(1000, ge=1)
+    # When set, GET /metrics needs it as a bearer token; unset, /metrics is open in development
+    # and 404 in production.
+    metrics_token: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # console (one readable line a record) or json; unset: console in development, json in
     # production (see effective_log_format).
@@ -80,6 +90,7 @@ class Settings(BaseSettings):
         "jwt_private_key_file",
         "database_listen_url",
         "log_format",
+        "metrics_token",
         mode="before",
     )
     @classmethod

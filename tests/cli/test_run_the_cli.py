@@ -15,7 +15,7 @@ from app.core.schema_version import SchemaNotCurrent, schema_problem
 from tests.cli import keygate
 from tests.conftest import TEST_DATABASE_URL, make_settings, running_app
 from tests.factories import login
-from tests.federation.conftest import served_keygate
+from tests.fixtures.keys_and_servers import served_keygate
 
 # Every test here also checks that no response it saw contained a password hash.
 pytestmark = pytest.mark.usefixtures("responses")

@@ -1,18 +1,20 @@
 """`keygate serve --workers 2`: each worker accepts on a listening socket of its own
 (SO_REUSEPORT), so the kernel spreads connections over both workers (with one shared socket,
-64 connections opened at once were split 60/4); a worker that dies is replaced and serving
-goes on; SIGTERM stops every worker and the server exits 0."""
+64 connections opened at once were split 60/4); a worker that dies or hangs is replaced and
+serving goes on; SIGHUP replaces every worker; SIGTERM stops every worker and the server exits
+0; a port another process listens on is refused in one line."""
 
 import asyncio
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from tests.fixtures.keys_and_servers import ServedKeygate, served_keygate
+from tests.fixtures.keys_and_servers import ServedKeygate, run_keygate, served_keygate
 
 JWT_SECRET = "several-workers-test-secret-" + "w" * 24
 CONNECTIONS = 40
@@ -102,3 +104,61 @@ async def test_a_worker_that_dies_is_replaced_and_serving_goes_on(tmp_path, data
             answers = [await client.get("/health") for _ in range(20)]
         assert all(answer.status_code == 200 for answer in answers)
         assert await served.stop() == 0
+
+
+async def test_a_worker_that_hangs_is_replaced_after_missing_its_health_ping(tmp_path, database):
+    async with served_keygate(tmp_path, workers=2, JWT_SECRET=JWT_SECRET) as served:
+        workers = await workers_of(served, 2)
+        hung = min(workers)
+
+        os.kill(hung, signal.SIGSTOP)
+        replaced = await workers_of(served, 2, other_than=frozenset({hung}))
+
+        assert replaced - workers
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            answers = [await client.get("/health") for _ in range(20)]
+        assert all(answer.status_code == 200 for answer in answers)
+        assert await served.stop() == 0
+
+
+async def test_sighup_replaces_every_worker_and_serving_goes_on(tmp_path, database):
+    async with served_keygate(tmp_path, workers=2, JWT_SECRET=JWT_SECRET) as served:
+        workers = await workers_of(served, 2)
+
+        served.process.send_signal(signal.SIGHUP)
+        replaced = await workers_of(served, 2, other_than=frozenset(workers))
+
+        assert not replaced & workers
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            answers = [await client.get("/health") for _ in range(20)]
+        assert all(answer.status_code == 200 for answer in answers)
+        assert await served.stop() == 0
+
+
+async def test_a_port_another_server_listens_on_is_refused_in_one_line(tmp_path, database):
+    async with served_keygate(tmp_path, workers=2, JWT_SECRET=JWT_SECRET) as served:
+        port = str(urlsplit(served.url).port)
+
+        second = await run_keygate(
+            "serve", "--port", port, "--workers", "2", cwd=tmp_path, JWT_SECRET=JWT_SECRET
+        )
+
+        assert second.returncode == 1
+        assert len(second.error_lines) == 1, second.stderr
+        assert port in second.error_lines[0]
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            assert (await client.get("/health")).status_code == 200
+        assert await served.stop() == 0
+
+
+async def test_a_port_a_plain_listener_holds_is_refused_in_one_line(tmp_path, database):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = str(listener.getsockname()[1])
+
+        refused = await run_keygate("serve", "--port", port, cwd=tmp_path, JWT_SECRET=JWT_SECRET)
+
+    assert refused.returncode == 1
+    assert len(refused.error_lines) == 1, refused.stderr
+    assert port in refused.error_lines[0]

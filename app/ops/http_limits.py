@@ -1,0 +1,248 @@
+"""What one client can hold of a worker: the size of a request head, the time to send it and
+its body, and the number of open connections (docs/contract.md §8, HTTP_* settings).
+
+uvicorn's protocols are subclassed rather than put behind a proxy because the head must be
+measured before a parser sees it: httptools joins the pieces of a header with `bytes +=` (and
+uvicorn the pieces of the URL), so parsing a head costs time that grows with the square of its
+size, and uvicorn bounds a head only for h11 and answers 400 there. Here the bytes of a head
+are counted as they arrive and the parser is fed at most HTTP_MAX_HEADER_BYTES of them: past
+that the client gets 431 and the connection is closed, in time linear in what was sent.
+
+uvicorn's `limit_concurrency` is not used for the connection limit: it answers 503 only once a
+request head has arrived, so connections that never send one still hold their descriptors.
+Here a connection past HTTP_MAX_CONNECTIONS is closed as soon as it is accepted."""
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    max_header_bytes: int
+    header_timeout_seconds: float
+    body_timeout_seconds: float
+    max_connections: int
+
+
+class LimitedConfig(uvicorn.Config):
+    """uvicorn's Config carrying the limits to the protocols of every worker (it is pickled
+    into each worker process, so the limits travel with it)."""
+
+    def __init__(self, app: str, *, limits: HttpLimits, **kwargs: Any) -> None:
+        kwargs.setdefault("http", LIMITED_PROTOCOL)
+        # h11 is fed at most the allowed head, so its own bound (a 400) never comes first.
+        kwargs["h11_max_incomplete_event_size"] = limits.max_header_bytes + 1
+        super().__init__(app, **kwargs)
+        self.limits = limits
+
+
+def _error_response(status: bytes, detail: str) -> bytes:
+    body = json.dumps({"detail": detail}).encode()
+    return b"".join(
+        [
+            b"HTTP/1.1 " + status + b"\r\n",
+            b"content-type: application/json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n\r\n",
+            body,
+        ]
+    )
+
+
+HEAD_TOO_LARGE: Final = _error_response(
+    b"431 Request Header Fields Too Large", "request line and headers too large"
+)
+BODY_TOO_SLOW: Final = _error_response(b"408 Request Timeout", "request body not sent in time")
+# After a 431 or 408 the client may still be sending: what it sends is read and dropped for
+# this long before the socket closes, since closing with unread bytes resets the connection
+# and the client would lose the answer.
+LINGER_SECONDS: Final = 2.0
+
+
+class _Limited(asyncio.Protocol):
+    """The limits, over a uvicorn HTTP protocol that comes after this class in the MRO.
+
+    A subclass says, from its parser's state, whether a request head is awaited and whether a
+    body is still to come."""
+
+    # Set by uvicorn's protocol classes, which this mixin precedes.
+    transport: asyncio.Transport
+    server_state: ServerState
+    cycle: Any
+    loop: asyncio.AbstractEventLoop
+
+    def _init_limits(self, config: uvicorn.Config) -> None:
+        if not isinstance(config, LimitedConfig):
+            raise TypeError("the limited HTTP protocols need a LimitedConfig")
+        self._limits = config.limits
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._answered = False
+
+    def _awaiting_head(self) -> bool:
+        raise NotImplementedError
+
+    def _body_pending(self) -> bool:
+        raise NotImplementedError
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if len(self.server_state.connections) > self._limits.max_connections:
+            self.transport.close()
+            return
+        self._head_timer = self.loop.call_later(
+            self._limits.header_timeout_seconds, self._head_too_slow
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        self._cancel_body_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._answered:
+            return
+        while data and not self.transport.is_closing() and not self._answered:
+            if not self._awaiting_head():
+                super().data_received(data)
+                break
+            # The head must end within the bytes still allowed; the parser sees no more.
+            room = self._limits.max_header_bytes - self._head_bytes
+            allowed, data = data[:room], data[room:]
+            self._head_bytes += len(allowed)
+            if allowed:
+                super().data_received(allowed)
+            if data and self._awaiting_head():
+                self._answer_and_close(HEAD_TOO_LARGE)
+                break
+        self._follow_request()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._follow_request()
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and self._awaiting_head() and not self.transport.is_closing():
+            self._cancel_head_timer()
+            self._head_timer = self.loop.call_later(
+                self._limits.header_timeout_seconds, self._head_too_slow
+            )
+
+    def _follow_request(self) -> None:
+        """Once a head is whole: its clock stops, its count restarts, and a body to come has
+        HTTP_BODY_TIMEOUT_SECONDS to arrive."""
+        if self._awaiting_head():
+            self._cancel_body_timer()
+            return
+        self._head_bytes = 0
+        self._cancel_head_timer()
+        if not self._body_pending():
+            self._cancel_body_timer()
+        elif self._body_timer is None:
+            self._body_timer = self.loop.call_later(
+                self._limits.body_timeout_seconds, self._body_too_slow
+            )
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._awaiting_head():
+            self.transport.close()
+
+    def _body_too_slow(self) -> None:
+        self._body_timer = None
+        if not self._body_pending() or self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            # The application sees a disconnect and nothing it sends is written after the 408.
+            cycle.disconnected = True
+            cycle.message_event.set()
+            self._answer_and_close(BODY_TOO_SLOW)
+        else:
+            self.transport.close()
+
+    def _answer_and_close(self, response: bytes) -> None:
+        """Sends `response`, ends our side, drops what else arrives, then closes."""
+        self._answered = True
+        self._cancel_head_timer()
+        self._cancel_body_timer()
+        self.transport.write(response)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+
+class LimitedHttpToolsProtocol(_Limited, HttpToolsProtocol):
+    """httptools (uvicorn's default when it is installed), within the limits."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._init_limits(config)
+        self._in_head = True
+        self._in_body = False
+
+    def _awaiting_head(self) -> bool:
+        return self._in_head
+
+    def _body_pending(self) -> bool:
+        return self._in_body
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._in_body = False, True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_head, self._in_body = True, False
+        super().on_message_complete()
+
+
+class LimitedH11Protocol(_Limited, H11Protocol):
+    """h11 (uvicorn's pure-Python parser), within the limits."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._init_limits(config)
+
+    def _awaiting_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE
+
+    def _body_pending(self) -> bool:
+        return self.conn.their_state is h11.SEND_BODY
+
+
+try:
+    import httptools  # noqa: F401
+except ImportError:  # pragma: no cover
+    LIMITED_PROTOCOL: type[asyncio.Protocol] = LimitedH11Protocol
+else:
+    LIMITED_PROTOCOL = LimitedHttpToolsProtocol

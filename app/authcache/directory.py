@@ -7,17 +7,18 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
 from app.authcache.cache import AuthCache
 from app.authcache.invalidations import InvalidationRepository
 from app.authcache.keys import keys_of
-from app.authcache.records import SessionState
 from app.core.clock import Clock
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import CacheUnavailable
 from app.core.redis_connection import RedisClient
 from app.ops.metrics import Metrics
+from app.sessions.repository import SessionRepository
+from app.sessions.state import SessionState
 from app.users.model import User
 from app.users.repository import UserRepository
 
@@ -26,12 +27,6 @@ log = logging.getLogger(__name__)
 Source = Literal["cache", "db"]
 CacheKind = Literal["bearer", "login", "user"]
 CACHE_KINDS: tuple[CacheKind, ...] = get_args(CacheKind)
-
-
-class SessionStates(Protocol):
-    """Where a session's state is read from on a cache miss (the sessions repository)."""
-
-    async def get_state(self, session_id: uuid.UUID) -> SessionState | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +53,7 @@ class AuthDirectory:
         *,
         cache: AuthCache,
         users: UserRepository,
-        sessions: SessionStates,
+        sessions: SessionRepository,
         invalidations: InvalidationRepository,
         metrics: Metrics,
         clock: Clock,

@@ -8,8 +8,8 @@ from enum import Enum
 
 import asyncpg
 
-from app.authcache.records import SessionState
 from app.core.db import Database
+from app.sessions.state import SessionState
 
 SESSION_COLUMNS = (
     "id, user_id, scope, user_agent, ip, created_at, last_used_at, expires_at, revoked_at"

@@ -183,6 +183,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
             is_open=settings.registration_open,
             max_per_address=settings.registration_max_per_address,
             window_seconds=settings.registration_window_seconds,
+            clock=clock,
         ),
         introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,

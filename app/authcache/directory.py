@@ -64,6 +64,8 @@ class AuthDirectory:
         self._invalidations = invalidations
         self._metrics = metrics
         self._clock = clock
+        # The newest invalidation this worker has applied; None until its first catch-up.
+        self._applied_up_to: int | None = None
         # labels() takes a lock and builds a tuple: the hot paths' counters are looked up once.
         self._hits = {kind: metrics.cache_hits.labels(kind) for kind in CACHE_KINDS}
         self._misses = {kind: metrics.cache_misses.labels(kind) for kind in CACHE_KINDS}
@@ -177,12 +179,17 @@ class AuthDirectory:
 
     async def apply_pending_invalidations(self, redis: RedisClient) -> None:
         """Runs before a recovered Redis is trusted again (if it fails, Redis stays distrusted)
-        and whenever a worker records invalidations (NOTIFY)."""
-        pending = await self._invalidations.recent()
+        and whenever a worker records invalidations (NOTIFY). Every recent entry is applied
+        (deleting a key twice costs only a miss); only those recorded since this worker's
+        first catch-up are logged: at start they were, in all likelihood, applied already,
+        and a start is no recovery."""
+        pending = await self._invalidations.recent(self._applied_up_to or 0)
         if pending:
             # Split per hash slot by a cluster client (DEL is not atomic there; need not be).
             await redis.delete(*keys_of(pending.users, pending.sessions))
-            log.info(
-                "applied %d cache invalidations recorded while redis was unreachable",
-                len(pending.users) + len(pending.sessions),
-            )
+            if self._applied_up_to is not None and pending.recorded_since:
+                log.info(
+                    "applied %d cache invalidations recorded while redis was unreachable",
+                    pending.recorded_since,
+                )
+        self._applied_up_to = max(self._applied_up_to or 0, pending.newest_id)

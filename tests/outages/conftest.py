@@ -99,11 +99,15 @@ class Traffic:
     contract (status and body)."""
 
     statuses: Counter[int] = field(default_factory=Counter)
+    by_call: Counter[tuple[str, int]] = field(default_factory=Counter)
+    slowest_seconds: dict[str, float] = field(default_factory=dict)
     wrong: list[tuple[str, int, str]] = field(default_factory=list)
     slowest_503_seconds: float = 0.0
 
     def record(self, what: str, response: httpx.Response, seconds: float) -> None:
         self.statuses[response.status_code] += 1
+        self.by_call[what, response.status_code] += 1
+        self.slowest_seconds[what] = max(self.slowest_seconds.get(what, 0.0), seconds)
         if not is_answer_of_the_contract(response):
             self.wrong.append((what, response.status_code, response.text[:200]))
         if response.status_code == 503:

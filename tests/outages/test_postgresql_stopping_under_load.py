@@ -28,13 +28,17 @@ Call = Callable[[], Awaitable[httpx.Response]]
 
 
 def _calls(client: httpx.AsyncClient, n: int, body: dict[str, str]) -> Call:
-    """Client n reads products (PostgreSQL), rotates its refresh token, or registers."""
+    """Client n reads products (PostgreSQL), rotates its refresh token, registers, or reads
+    itself (cached: no PostgreSQL)."""
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     refresh = {"token": body["refresh_token"]}
     names = (f"new{n}x{i}" for i in itertools.count())
 
     async def read() -> httpx.Response:
         return await client.get("/products", headers=headers)
+
+    async def cached() -> httpx.Response:
+        return await client.get("/users/me", headers=headers)
 
     async def rotate() -> httpx.Response:
         response = await client.post(
@@ -49,7 +53,7 @@ def _calls(client: httpx.AsyncClient, n: int, body: dict[str, str]) -> Call:
             "/users", json={"username": next(names), "password": DEFAULT_PASSWORD}
         )
 
-    return (read, rotate, sign_up)[n % 3]
+    return (read, rotate, sign_up, cached)[n % 4]
 
 
 @asynccontextmanager
@@ -97,3 +101,6 @@ async def test_a_hung_postgresql_under_load_gives_no_500_and_its_503s_come_withi
     assert traffic.wrong == [], traffic.statuses
     assert traffic.statuses[503] > 0, traffic.statuses
     assert traffic.slowest_503_seconds <= UNAVAILABLE_WITHIN_SECONDS
+    # Cached requests never queue behind the ones that wait for PostgreSQL.
+    assert traffic.by_call["cached", 503] == 0
+    assert traffic.slowest_seconds["cached"] <= UNAVAILABLE_WITHIN_SECONDS

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS: Final = 0.7
 # keygate's statements are small: one still running after this means PostgreSQL hangs.
 COMMAND_TIMEOUT_SECONDS: Final = 1.5
-# One operation, from asking for a connection to giving it back: the 2 s of the contract,
-# less what the request does around it.
+# One operation, from asking for a connection to giving it back (its connection is cut
+# then): the 2 s of the contract, less what the request does around it.
 OPERATION_SECONDS: Final = 1.5
 ACQUIRE_TIMEOUT_SECONDS: Final = OPERATION_SECONDS
 BREAKER_OPEN_SECONDS: Final = 1.0
@@ -126,6 +126,8 @@ class Database:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator["Connection"]:
         self._pass_breaker()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OPERATION_SECONDS
         try:
             conn = await self.pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS)
         except CONNECTION_ERRORS as exc:
@@ -133,7 +135,7 @@ class Database:
             raise DatabaseUnavailable from exc
         # Cutting the connection fails whatever waits on it at once (a statement, a
         # rollback, the reset on release), where a cancellation would wait for each in turn.
-        cut = asyncio.get_running_loop().call_later(OPERATION_SECONDS, conn.terminate)
+        cut = loop.call_at(deadline, conn.terminate)
         try:
             yield conn
         except CONNECTION_ERRORS as exc:

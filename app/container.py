@@ -27,6 +27,7 @@ from app.oauth.grants import GrantService
 from app.oauth.introspection import Introspector
 from app.ops.metrics import Metrics
 from app.products.repository import ProductRepository
+from app.sessions.events import SessionEvents
 from app.sessions.journal import SessionJournal
 from app.sessions.repository import SessionRepository
 from app.sessions.service import SessionService
@@ -85,11 +86,14 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         metrics=metrics,
         clock=clock,
     )
-    guard.on_recovery = directory.apply_pending_invalidations
+    guard.before_trusting_again(directory.apply_pending_invalidations)
+    session_events = SessionEvents()
+    session_events.on_change(directory.publish_sessions)
+    session_events.on_start_without_database(directory.publish_live_session)
     sessions = SessionService(
         repository=session_repository,
         journal=SessionJournal(guard, session_repository),
-        directory=directory,
+        events=session_events,
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
     )
@@ -179,6 +183,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
             is_open=settings.registration_open,
             max_per_address=settings.registration_max_per_address,
             window_seconds=settings.registration_window_seconds,
+            clock=clock,
         ),
         introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,

@@ -58,6 +58,18 @@ async def watch_redis_forever(container: Container) -> None:
             log.exception("redis heartbeat failed; trying again")
 
 
+async def watch_postgres_forever(container: Container) -> None:
+    """While the database's breaker holds PostgreSQL for away, probes it here, so that no
+    request waits for the probe and the breaker closes within a heartbeat of its return."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
+        try:
+            if container.db.is_known_down:
+                await container.db.probe()
+        except Exception:  # one odd failure must not stop this worker's heartbeat for good
+            log.exception("postgresql heartbeat failed; trying again")
+
+
 async def stop(tasks: list[asyncio.Task[None]]) -> None:
     """Cancels until every task has ended: on Python 3.11 a cancel that arrives as an
     asyncio.wait_for inside redis-py or asyncpg completes is swallowed, and one cancel
@@ -87,6 +99,7 @@ def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_cl
         background = [
             asyncio.create_task(clean_up_forever(container)),
             asyncio.create_task(watch_redis_forever(container)),
+            asyncio.create_task(watch_postgres_forever(container)),
             asyncio.create_task(listener.run_forever()),
         ]
         # Where a process starts serving: everything it imports and builds at start-up exists.

@@ -32,6 +32,19 @@ FROM users WHERE username LIKE 'scale\\_%'
 """
 
 
+def host_and_port(url: str = DATABASE_URL) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def url_on(port: int, url: str = DATABASE_URL) -> str:
+    """The same database, reached on 127.0.0.1:`port` (the outage figure's proxy)."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def database_name(url: str = DATABASE_URL) -> str:
     return urlsplit(url).path.lstrip("/")
 

@@ -17,7 +17,10 @@ RATIO_TARGETS: Final = {
     "storm_bearer": 0.40,
     "scale_bearer": 0.90,
     "scale_login": 0.90,
+    "outage_bearer": 0.8,
 }
+# The contract's bound (docs/contract.md §6) on a 503 of a request that needs PostgreSQL.
+OUTAGE_503_P99_MS: Final = 2000.0
 STRETCH_TARGETS: Final = {"bearer": 0.8}
 
 
@@ -60,6 +63,11 @@ FIGURES: Final = {
     ),
     "scale_bearer": Figure("bearer, 100,000 users and sessions", "req/s", "bearer"),
     "scale_login": Figure("login, 100,000 users and sessions", "req/s", "login"),
+    "outage_baseline": Figure("bearer, PostgreSQL behind a proxy, answering", "req/s", "plain"),
+    "outage_bearer": Figure(
+        "bearer while PostgreSQL hangs (proxy paused)", "req/s", "outage_baseline"
+    ),
+    "outage_503_p99": Figure("p99 of the 503s of GET /products meanwhile", "ms"),
 }
 
 
@@ -72,6 +80,7 @@ class Results:
     pg_per_request: dict[str, float] = field(default_factory=dict)
     rss_before_mb: list[float] = field(default_factory=list)  # per worker
     rss_after_mb: list[float] = field(default_factory=list)
+    rss_during_soak_mb: list[list[float]] = field(default_factory=list)  # per soak run
     errors: dict[str, int] = field(default_factory=dict)  # unexpected ones, per figure
     elapsed_seconds: float = 0.0
 
@@ -127,6 +136,9 @@ class Results:
             "worker_rss_mb": {
                 "before_soak": [rounded(mb, 1) for mb in self.rss_before_mb],
                 "after_soak": [rounded(mb, 1) for mb in self.rss_after_mb],
+                "during_soak": [
+                    [rounded(mb, 1) for mb in sample] for sample in self.rss_during_soak_mb
+                ],
             },
             "unexpected_errors": self.errors,
         }
@@ -160,6 +172,7 @@ def check_targets(results: Results) -> list[Target]:
     siege_p99 = results.figures["siege_health_p99"].median
     pg_bearer = results.pg_per_request.get("bearer", math.nan)
     pg_basic = results.pg_per_request.get("basic", math.nan)
+    outage_p99 = results.figures["outage_503_p99"].median
     largest_rss = max(results.rss_after_mb, default=math.nan)
     largest_growth = max(results.rss_growth(), default=math.nan)
     errors = ", ".join(f"{name}: {count}" for name, count in results.errors.items())
@@ -173,6 +186,12 @@ def check_targets(results: Results) -> list[Target]:
         ),
         Target("storm: /health p99", "< 200 ms", f"{health_p99:.0f} ms", health_p99 < 200),
         Target("siege: /health p99", "< 200 ms", f"{siege_p99:.0f} ms", siege_p99 < 200),
+        Target(
+            "outage: p99 of the 503s of requests that need PostgreSQL",
+            f"<= {OUTAGE_503_P99_MS:.0f} ms",
+            f"{outage_p99:.0f} ms",
+            outage_p99 <= OUTAGE_503_P99_MS,
+        ),
         Target(
             "worker RSS after the soak (largest)",
             "< 150 MB",

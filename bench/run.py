@@ -32,6 +32,7 @@ from typing import Any, Final, NoReturn
 import accounts
 import database
 import loadgen
+import pg_proxy
 import raw_bcrypt
 import redis
 import report
@@ -53,6 +54,11 @@ FLOOD_REGISTRATIONS_PER_ADDRESS: Final = 10_000_000
 PROBE_CONNECTIONS: Final = 2
 SIEGE_IDLE_CONNECTIONS: Final = 1000  # the contract's siege (docs/contract.md §8)
 SIEGE_HEADER_BYTES: Final = 100 * 1024 * 1024
+# Requests that need PostgreSQL while it hangs (the outage figure): their 503s are timed.
+OUTAGE_PG_CONNECTIONS: Final = 8
+# The soak is cut into this many runs, the workers' memory read after each: it shows
+# whether RSS levels off.
+SOAK_SEGMENTS: Final = 6
 LOGIN_TIMEOUT_SECONDS: Final = 30
 LOG_DIR: Final = report.RESULTS_DIR / "tmp"
 # Start-ups, seeding, PostgreSQL's statistics delay and draining the storms, roughly.
@@ -80,6 +86,7 @@ class Profile:
     storm: float
     pg: float
     soak: float
+    outage: float
 
     def load_seconds(self) -> float:
         http_figures = len(HTTP_FIGURES) + 2 + 1  # plus nocache bearer and basic, scale bearer
@@ -91,11 +98,16 @@ class Profile:
             + 2 * self.pg
             + 3 * database.STATS_FLUSH_SECONDS
             + self.soak
+            + 2 * self.runs * self.outage
         )
 
 
-FULL: Final = Profile("full", runs=3, warmup=2, http=8, bcrypt=5, login=10, storm=12, pg=5, soak=60)
-QUICK: Final = Profile("quick", runs=3, warmup=1, http=2, bcrypt=2, login=3, storm=4, pg=2, soak=5)
+FULL: Final = Profile(
+    "full", runs=3, warmup=2, http=8, bcrypt=5, login=10, storm=12, pg=5, soak=60, outage=5
+)
+QUICK: Final = Profile(
+    "quick", runs=3, warmup=1, http=2, bcrypt=2, login=3, storm=4, pg=2, soak=5, outage=2
+)
 
 
 class Bench:
@@ -114,9 +126,11 @@ class Bench:
 
     # --- the server and its users ------------------------------------------------------
 
-    def env(self, cache_ttl_seconds: int = CACHE_TTL_SECONDS) -> dict[str, str]:
+    def env(
+        self, cache_ttl_seconds: int = CACHE_TTL_SECONDS, database_url: str = database.DATABASE_URL
+    ) -> dict[str, str]:
         return os.environ | {
-            "DATABASE_URL": database.DATABASE_URL,
+            "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
             "BCRYPT_ROUNDS": str(BCRYPT_ROUNDS),
             "JWT_SECRET": self.jwt_secret,
@@ -127,11 +141,17 @@ class Bench:
         }
 
     @contextmanager
-    def serving(self, name: str, cache_ttl_seconds: int = CACHE_TTL_SECONDS) -> Iterator[None]:
+    def serving(
+        self,
+        name: str,
+        cache_ttl_seconds: int = CACHE_TTL_SECONDS,
+        database_url: str = database.DATABASE_URL,
+    ) -> Iterator[None]:
         print(f"\nkeygate ({name}): 2 workers, AUTH_CACHE_TTL_SECONDS={cache_ttl_seconds}")
         log_path = LOG_DIR / f"server-{name}.log"
         errors_before = sum(self.results.errors.values())
-        with KeygateServer(self.env(cache_ttl_seconds), log_path) as self._server:
+        env = self.env(cache_ttl_seconds, database_url)
+        with KeygateServer(env, log_path) as self._server:
             try:
                 yield
             finally:
@@ -336,15 +356,65 @@ class Bench:
             show("siege", f"/health p99 {probe.p99_ms:.1f} ms", probe)
 
     def soak(self) -> None:
-        """Mixed traffic; the workers' resident memory before and after."""
+        """Mixed traffic, in SOAK_SEGMENTS runs; the workers' resident memory before, after
+        each run and after the last."""
         args = (self.token, self.users.basic_credentials)
-        load = Load(self.server.url, self.profile.soak, HTTP_CONNECTIONS, (), "soak.lua", args)
+        seconds = self.profile.soak / SOAK_SEGMENTS
+        load = Load(self.server.url, seconds, HTTP_CONNECTIONS, (), "soak.lua", args)
         self.server.wait_until_idle()
         self.results.rss_before_mb = self.server.worker_rss_mb()
-        (result,) = self.run(load)
-        self.results.rss_after_mb = self.server.worker_rss_mb()
-        self.results.add_errors("soak", result.errors)
-        show("soak", f"{result.requests:,} requests, worker RSS {self.results.rss_text()}", result)
+        requests = 0
+        for _ in range(SOAK_SEGMENTS):
+            (result,) = loadgen.run_together(self.wrk, [load])
+            requests += result.requests
+            self.results.rss_during_soak_mb.append(self.server.worker_rss_mb())
+            self.results.add_errors("soak", result.errors)
+        self.results.rss_after_mb = self.results.rss_during_soak_mb[-1]
+        steps = " | ".join(
+            ", ".join(f"{mb:.1f}" for mb in sample) for sample in self.results.rss_during_soak_mb
+        )
+        show("soak", f"{requests:,} requests, worker RSS {self.results.rss_text()}", result)
+        print(f"  {'soak RSS (MB)':<18} {steps}")
+
+    def outage(self) -> None:
+        """Cached bearer requests while PostgreSQL hangs (its proxy paused), beside the same
+        with it answering; and the p99 of the 503s of requests that need it meanwhile."""
+        host, port = database.host_and_port()
+        seconds = self.profile.outage
+        with (
+            pg_proxy.PausableProxy(host, port) as proxy,
+            self.serving("outage", database_url=database.url_on(proxy.port)),
+        ):
+            self.log_in(source="cache")
+            needs_pg = Load(
+                self.server.url + "/products",
+                seconds,
+                OUTAGE_PG_CONNECTIONS,
+                (f"Authorization: {self.authorization('bearer')}",),
+                script="statuses.lua",
+            )
+            for _ in range(self.profile.runs):
+                self.measure("outage_baseline", self.http_load("/users/me", "bearer", seconds))
+                self.server.wait_until_idle()
+                proxy.pause()
+                try:
+                    bearer, products = loadgen.run_together(
+                        self.wrk, [self.http_load("/users/me", "bearer", seconds), needs_pg]
+                    )
+                finally:
+                    proxy.resume()
+                self.results.add("outage_bearer", bearer.good_per_second, bearer.p99_ms)
+                self.results.add("outage_503_p99", products.p99_ms)
+                self.results.add_errors("outage_bearer", bearer.errors)
+                not_503 = sum(n for s, n in products.statuses.items() if s != 503)
+                self.results.add_errors("outage_needs_pg", not_503 + products.socket_errors)
+                statuses = dict(sorted(products.statuses.items()))
+                show(
+                    "outage",
+                    f"bearer {bearer.good_per_second:,.0f} req/s, /products p99 "
+                    f"{products.p99_ms:,.0f} ms (statuses: {statuses})",
+                    bearer,
+                )
 
 
 def show(name: str, text: str, result: loadgen.WrkRun) -> None:
@@ -372,6 +442,8 @@ def run_everything(bench: Bench) -> None:
         bench.storm()
         bench.siege()
         bench.soak()
+
+    bench.outage()
 
     with bench.serving("nocache", cache_ttl_seconds=0):
         bench.log_in(source="db")
@@ -419,7 +491,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a few seconds a figure")
-    profile = QUICK if parser.parse_args().quick else FULL
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=None,
+        help="how long the soak runs (default: 1 min, 5 s with --quick)",
+    )
+    args = parser.parse_args()
+    profile = QUICK if args.quick else FULL
+    if args.soak_minutes is not None:
+        profile = replace(profile, soak=args.soak_minutes * 60)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     if find_spec("matplotlib") is None:
         sys.exit("bench: matplotlib is missing: run `uv run --group bench python bench/run.py`")

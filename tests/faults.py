@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from typing import Final
 
 from redis.asyncio import Redis
@@ -47,6 +48,7 @@ class TcpProxy:
         self._flowing.set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._before: tuple[bytes, Callable[[], None]] | None = None
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -56,6 +58,11 @@ class TcpProxy:
 
     def pause(self) -> None:
         self._flowing.clear()
+
+    def before_forwarding(self, marker: bytes, action: Callable[[], None]) -> None:
+        """Runs `action` once, just before the first bytes from the app holding `marker` are
+        forwarded (a test hangs PostgreSQL just as a statement with that value is sent)."""
+        self._before = (marker, action)
 
     def resume(self) -> None:
         self._flowing.set()
@@ -126,6 +133,10 @@ class TcpProxy:
                 if to_target:
                     self.bytes_to_target += len(data)
                     self.sent_to_target += data
+                    if self._before is not None and self._before[0] in data:
+                        _, action = self._before
+                        self._before = None
+                        action()
                 else:
                     self.bytes_to_client += len(data)
                 await self._flowing.wait()

@@ -1,13 +1,32 @@
 """New accounts: self-service registration, limited per address, and accounts made by an
-operator. Hashing runs on the accounts' bcrypt lane, never in a login's place."""
+operator. Hashing runs on the accounts' bcrypt lane, never in a login's place.
+
+A registration answered 503 is not written later where that can be helped (the INSERT runs
+in a transaction that a cut connection rolls back). Where it cannot (PostgreSQL hung after
+the COMMIT was sent), the client's retry is harmless: the same username, password, email
+and full name within RETRY_WINDOW_SECONDS of the account's creation get a 409 that says the
+account exists with that password, so the client knows to log in (docs/contract.md §6).
+Concurrent registrations of one name still get one 201."""
+
+from typing import Final
 
 from app.authcache.keys import registrations_from_address_key
 from app.core.client_address import address_bucket
+from app.core.clock import Clock
 from app.core.errors import Forbidden
 from app.login.windows import SlidingWindows, Window
 from app.users.model import User
 from app.users.passwords import PasswordHasher
 from app.users.repository import UsernameTaken, UserRepository
+
+RETRY_WINDOW_SECONDS: Final = 600
+
+
+class AlreadyRegistered(UsernameTaken):
+    message = (
+        "an account with this username and password exists already (an earlier registration"
+        " went through): log in"
+    )
 
 
 class RegistrationClosed(Forbidden):
@@ -24,8 +43,10 @@ class Registration:
         is_open: bool,
         max_per_address: int,
         window_seconds: int,
+        clock: Clock,
     ) -> None:
         self._users = users
+        self._clock = clock
         self._hasher = hasher
         self._windows = windows
         self._is_open = is_open
@@ -65,13 +86,37 @@ class Registration:
         (both validate the input with the same UserCreate first), so a rule added to either
         holds for both. Raises UsernameTaken when the name is taken."""
         # A taken name is refused before bcrypt runs (the unique index still decides races).
-        if await self._users.get_by_username(username) is not None:
-            raise UsernameTaken
-        password_hash = await self._hasher.hash(password)
-        return await self._users.create(
-            username=username,
-            password_hash=password_hash,
-            email=email,
-            full_name=full_name,
-            is_admin=is_admin,
-        )
+        existing = await self._users.get_by_username(username)
+        if existing is None:
+            password_hash = await self._hasher.hash(password)
+            try:
+                return await self._users.create(
+                    username=username,
+                    password_hash=password_hash,
+                    email=email,
+                    full_name=full_name,
+                    is_admin=is_admin,
+                )
+            except UsernameTaken:
+                existing = await self._users.get_by_username(username)
+        if existing is not None and await self._is_a_retry(
+            existing, password, email=email, full_name=full_name, is_admin=is_admin
+        ):
+            raise AlreadyRegistered
+        raise UsernameTaken
+
+    async def _is_a_retry(
+        self,
+        user: User,
+        password: str,
+        *,
+        email: str | None,
+        full_name: str | None,
+        is_admin: bool,
+    ) -> bool:
+        """Whether `user` is what this same request made before (its answer lost)."""
+        if self._clock() - user.created_at.timestamp() > RETRY_WINDOW_SECONDS:
+            return False
+        if (user.email, user.full_name, user.is_admin) != (email, full_name, is_admin):
+            return False
+        return (await self._hasher.verify_current(password, user.password_hash)).is_valid

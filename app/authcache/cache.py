@@ -7,15 +7,10 @@ import uuid
 
 from app.authcache.keys import login_key, session_key, user_key
 from app.authcache.read_batcher import ReadBatcher
-from app.authcache.records import (
-    SessionState,
-    decode_session,
-    decode_user,
-    encode_session,
-    encode_user,
-)
+from app.authcache.records import decode_session, decode_user, encode_session, encode_user
 from app.core.redis import AnyPipeline, RedisGuard
 from app.core.redis_connection import RedisClient
+from app.sessions.state import SessionState
 from app.users.model import User
 
 

@@ -7,17 +7,18 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
 from app.authcache.cache import AuthCache
 from app.authcache.invalidations import InvalidationRepository
 from app.authcache.keys import keys_of
-from app.authcache.records import SessionState
 from app.core.clock import Clock
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import CacheUnavailable
 from app.core.redis_connection import RedisClient
 from app.ops.metrics import Metrics
+from app.sessions.repository import SessionRepository
+from app.sessions.state import SessionState
 from app.users.model import User
 from app.users.repository import UserRepository
 
@@ -26,12 +27,6 @@ log = logging.getLogger(__name__)
 Source = Literal["cache", "db"]
 CacheKind = Literal["bearer", "login", "user"]
 CACHE_KINDS: tuple[CacheKind, ...] = get_args(CacheKind)
-
-
-class SessionStates(Protocol):
-    """Where a session's state is read from on a cache miss (the sessions repository)."""
-
-    async def get_state(self, session_id: uuid.UUID) -> SessionState | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +53,7 @@ class AuthDirectory:
         *,
         cache: AuthCache,
         users: UserRepository,
-        sessions: SessionStates,
+        sessions: SessionRepository,
         invalidations: InvalidationRepository,
         metrics: Metrics,
         clock: Clock,
@@ -69,6 +64,8 @@ class AuthDirectory:
         self._invalidations = invalidations
         self._metrics = metrics
         self._clock = clock
+        # The newest invalidation this worker has applied; None until its first catch-up.
+        self._applied_up_to: int | None = None
         # labels() takes a lock and builds a tuple: the hot paths' counters are looked up once.
         self._hits = {kind: metrics.cache_hits.labels(kind) for kind in CACHE_KINDS}
         self._misses = {kind: metrics.cache_misses.labels(kind) for kind in CACHE_KINDS}
@@ -182,12 +179,17 @@ class AuthDirectory:
 
     async def apply_pending_invalidations(self, redis: RedisClient) -> None:
         """Runs before a recovered Redis is trusted again (if it fails, Redis stays distrusted)
-        and whenever a worker records invalidations (NOTIFY)."""
-        pending = await self._invalidations.recent()
+        and whenever a worker records invalidations (NOTIFY). Every recent entry is applied
+        (deleting a key twice costs only a miss); only those recorded since this worker's
+        first catch-up are logged: at start they were, in all likelihood, applied already,
+        and a start is no recovery."""
+        pending = await self._invalidations.recent(self._applied_up_to or 0)
         if pending:
             # Split per hash slot by a cluster client (DEL is not atomic there; need not be).
             await redis.delete(*keys_of(pending.users, pending.sessions))
-            log.info(
-                "applied %d cache invalidations recorded while redis was unreachable",
-                len(pending.users) + len(pending.sessions),
-            )
+            if self._applied_up_to is not None and pending.recorded_since:
+                log.info(
+                    "applied %d cache invalidations recorded while redis was unreachable",
+                    pending.recorded_since,
+                )
+        self._applied_up_to = max(self._applied_up_to or 0, pending.newest_id)

@@ -20,6 +20,8 @@ MARGIN_SECONDS: Final = 60
 class PendingInvalidations:
     users: list[tuple[int, str]]
     sessions: list[tuple[int, uuid.UUID]]  # (user id, session id): its key names both
+    newest_id: int = 0
+    recorded_since: int = 0  # entries newer than the id `recent` was given
 
     def __bool__(self) -> bool:
         return bool(self.users or self.sessions)
@@ -47,10 +49,11 @@ class InvalidationRepository:
             )
             await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
-    async def recent(self) -> PendingInvalidations:
+    async def recent(self, newer_than: int = 0) -> PendingInvalidations:
+        """Every recent entry, and how many of them are newer than the id `newer_than`."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT user_id, username, session_id FROM cache_invalidations"
+                "SELECT id, user_id, username, session_id FROM cache_invalidations"
                 " WHERE created_at > now() - make_interval(secs => $1)",
                 self._window_seconds,
             )
@@ -61,6 +64,8 @@ class InvalidationRepository:
             sessions=[
                 (r["user_id"], r["session_id"]) for r in named if r["session_id"] is not None
             ],
+            newest_id=max((r["id"] for r in rows), default=newer_than),
+            recorded_since=sum(1 for r in named if r["id"] > newer_than),
         )
 
     async def delete_expired(self) -> None:

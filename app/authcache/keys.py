@@ -18,8 +18,8 @@ Throttling (app/login/throttle.py, app/login/windows.py), sorted sets of attempt
 - `reg:<address>`: registrations, REGISTRATION_WINDOW_SECONDS.
 Second factor (app/mfa/verification.py):
 - `totp-step:<user id>`: the last TOTP time step used, a little longer than the drift window.
-Sessions started while PostgreSQL was down (app/sessions/journal.py):
-- `pending-sessions`: a list, until PostgreSQL takes them.
+Sessions started while PostgreSQL was down: `journalled-sessions`, named and kept by the
+sessions layer (app/sessions/journal.py).
 
 Redis holds nothing that cannot be rebuilt from PostgreSQL, and never a password or an
 unkeyed digest of one.
@@ -29,7 +29,6 @@ import uuid
 from typing import Final
 
 PREFIX: Final = "kg:"
-JOURNAL_KEY: Final = f"{PREFIX}pending-sessions"
 
 
 def _user_tag(user_id: int) -> str:

@@ -3,28 +3,18 @@
 import functools
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Final
 
 from app.core.redis import RawValue
+from app.sessions.state import SessionState
 from app.users.model import User
 
 # Every warm request decodes the same few records again and again. Decoding is a function of
 # the stored bytes alone and the results are frozen, so the same bytes can share one result;
 # a changed record is other bytes, decoded anew. (~10 us a warm bearer request.)
 DECODED_ENTRIES: Final = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class SessionState:
-    session_id: uuid.UUID
-    user_id: int
-    expires_at: float
-    is_revoked: bool
-
-    def is_live(self, now: float) -> bool:
-        return not self.is_revoked and now < self.expires_at
 
 
 def encode_user(user: User) -> bytes:

@@ -1,6 +1,15 @@
-"""The asyncpg pool, and the one place driver connection errors become DatabaseUnavailable."""
+"""The asyncpg pool, and the one place driver connection errors become DatabaseUnavailable.
 
-from collections.abc import AsyncIterator
+A PostgreSQL that hangs costs a request OPERATION_SECONDS at most (docs/contract.md §6): each
+operation (acquiring a connection and every statement on it) has that long, then its
+connection is cut. After a failure a circuit breaker answers DatabaseUnavailable at once, so
+requests that need PostgreSQL do not queue for the pool while it is away; a probe (the
+lifespan's, every HEARTBEAT, or one request a BREAKER_OPEN_SECONDS) closes it again."""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -15,17 +24,26 @@ if TYPE_CHECKING:
 
     Connection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 
-CONNECT_TIMEOUT_SECONDS: Final = 2.0
+log = logging.getLogger(__name__)
+
+# Per host of a multi-host URL: two hosts, the first hanging, still fit OPERATION_SECONDS.
+CONNECT_TIMEOUT_SECONDS: Final = 0.7
 # keygate's statements are small: one still running after this means PostgreSQL hangs.
-COMMAND_TIMEOUT_SECONDS: Final = 3.0
-# Waiting for a free pooled connection is normal under load; only a long wait is a fault.
-ACQUIRE_TIMEOUT_SECONDS: Final = 10.0
+COMMAND_TIMEOUT_SECONDS: Final = 1.5
+# One operation, from asking for a connection to giving it back (its connection is cut
+# then): the 2 s of the contract, less what the request does around it.
+OPERATION_SECONDS: Final = 1.5
+ACQUIRE_TIMEOUT_SECONDS: Final = OPERATION_SECONDS
+BREAKER_OPEN_SECONDS: Final = 1.0
 
 # Errors that mean "PostgreSQL cannot be reached or the connection broke", not a bad query.
 CONNECTION_ERRORS: Final = (
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,
+    # Seen when `pg_ctl stop -m fast` cuts a connection in the middle of an operation:
+    # "cannot switch to state 15; another operation (2) is in progress".
+    asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
@@ -93,16 +111,76 @@ async def connect_each_host(
 class Database:
     """Holds the pool; repositories borrow a connection for one operation at a time."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, url: str = "", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.pool = pool
+        self._url = url
+        self._clock = clock
+        self._retry_at: float | None = None  # set while the breaker is open
+
+    @property
+    def is_known_down(self) -> bool:
+        return self._retry_at is not None
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator["Connection"]:
+        self._pass_breaker()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OPERATION_SECONDS
         try:
-            async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
-                yield conn
+            conn = await self.pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS)
         except CONNECTION_ERRORS as exc:
+            self._trip(exc)
             raise DatabaseUnavailable from exc
+        # Cutting the connection fails whatever waits on it at once (a statement, a
+        # rollback, the reset on release), where a cancellation would wait for each in turn.
+        cut = loop.call_at(deadline, conn.terminate)
+        try:
+            yield conn
+        except CONNECTION_ERRORS as exc:
+            self._trip(exc)
+            raise DatabaseUnavailable from exc
+        else:
+            self._close_breaker()
+        finally:
+            try:
+                await self.pool.release(conn)
+            except CONNECTION_ERRORS:
+                pass  # cut or broken: the pool connects anew when next asked
+            finally:
+                cut.cancel()
+
+    def _pass_breaker(self) -> None:
+        if self._retry_at is None:
+            return
+        if self._clock() < self._retry_at:
+            raise DatabaseUnavailable
+        self._retry_at = self._clock() + BREAKER_OPEN_SECONDS  # this request probes, alone
+
+    def _trip(self, exc: BaseException) -> None:
+        if self._retry_at is None:
+            log.warning("postgresql unavailable: %s", type(exc).__name__)
+        self._retry_at = self._clock() + BREAKER_OPEN_SECONDS
+
+    def _close_breaker(self) -> None:
+        if self._retry_at is not None:
+            log.info("postgresql is reachable again")
+            self._retry_at = None
+
+    async def probe(self) -> bool:
+        """For the background: a connection of its own (the pool's may all hang), so a
+        request never waits for it. Closes the breaker when PostgreSQL answers."""
+        try:
+            conn = await connect_each_host(self._url, timeout=CONNECT_TIMEOUT_SECONDS)
+            try:
+                await conn.fetchval("SELECT 1", timeout=COMMAND_TIMEOUT_SECONDS)
+            finally:
+                conn.terminate()
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+            return False
+        self._close_breaker()
+        return True
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["Connection"]:
@@ -129,4 +207,4 @@ async def create_database(settings: Settings) -> Database:
         command_timeout=COMMAND_TIMEOUT_SECONDS,
         statement_cache_size=settings.database_statement_cache_size,
     )
-    return Database(pool)
+    return Database(pool, settings.database_url)

@@ -15,7 +15,12 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from app.core.errors import DatabaseUnavailable
-from app.core.redis_connection import RedisClient, connect_redis, master_identity
+from app.core.redis_connection import (
+    RedisClient,
+    connect_redis,
+    drop_idle_connections,
+    master_identity,
+)
 from app.core.settings import Settings
 
 T = TypeVar("T")
@@ -23,7 +28,9 @@ RawValue = bytes | str | None  # what a Redis read returns for one key
 AnyPipeline = Pipeline | ClusterPipeline
 log = logging.getLogger(__name__)
 
-BREAKER_OPEN_SECONDS: Final = 1.0
+# Redis is probed again this long after a failure: with the heartbeat's 0.5 s, a Redis back
+# on its address is used again within 1 s (docs/contract.md §6).
+BREAKER_OPEN_SECONDS: Final = 0.5
 # Every error that means "Redis cannot be used now". RedisClusterException (a cluster with
 # no reachable node, a slot nobody serves) is not a RedisError.
 REDIS_ERRORS: Final = (RedisError, RedisClusterException, OSError, TimeoutError)
@@ -45,8 +52,10 @@ def create_redis(settings: Settings) -> RedisClient:
 
 class RedisGuard:
     """Runs Redis calls through a circuit breaker. While the breaker is open calls fail at
-    once; the first call after BREAKER_OPEN_SECONDS probes Redis, and before Redis is trusted
-    again `on_recovery` runs (it applies the cache invalidations that could not reach Redis).
+    once; the first call after BREAKER_OPEN_SECONDS probes Redis on new connections, and before
+    Redis is trusted again the listeners given to `before_trusting_again` run (the auth cache
+    applies the invalidations that could not reach Redis); if one fails, Redis stays
+    distrusted.
     A new master (a failover, a restart) is distrusted the same way: it may lack the newest
     writes, and it may hold entries that invalidations applied to the old master deleted."""
 
@@ -63,9 +72,13 @@ class RedisGuard:
         self._replica_wait_ms = max(1, replica_wait_ms)
         self._retry_at: float | None = None
         self._master: str | None = None  # master_identity when Redis was last trusted
-        self.on_recovery: Callable[[RedisClient], Awaitable[None]] | None = None
+        self._recovery_listeners: list[Callable[[RedisClient], Awaitable[None]]] = []
         # Called for every call that could not use Redis (failed, or skipped by the breaker).
         self.on_unavailable: Callable[[], None] | None = None
+
+    def before_trusting_again(self, listener: Callable[[RedisClient], Awaitable[None]]) -> None:
+        """`listener` runs (with the client) before a recovered or new master is used."""
+        self._recovery_listeners.append(listener)
 
     async def run(self, operation: Callable[[RedisClient], Awaitable[T]]) -> T:
         if self._retry_at is not None:
@@ -73,9 +86,10 @@ class RedisGuard:
                 raise self._unavailable()
             self._retry_at = self._clock() + BREAKER_OPEN_SECONDS  # one probe at a time
             try:
+                await drop_idle_connections(self.redis)
                 master = await self._master_identity(self.redis)
-                if self.on_recovery is not None:
-                    await self.on_recovery(self.redis)
+                for listener in self._recovery_listeners:
+                    await listener(self.redis)
             except (*REDIS_ERRORS, DatabaseUnavailable) as exc:
                 self._trip(exc)
                 raise self._unavailable() from exc
@@ -134,7 +148,7 @@ class RedisGuard:
 
     async def heartbeat(self) -> bool:
         """Whether Redis can be used now. Also notices a new master (a failover, or a restart
-        that no request saw): Redis is then distrusted, and probed (`on_recovery` first) at
+        that no request saw): Redis is then distrusted, and probed (its listeners first) at
         once."""
         try:
             master = await self.run(self._master_identity)

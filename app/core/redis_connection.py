@@ -195,6 +195,17 @@ def connect_redis(url: str, timeout_seconds: float) -> RedisClient:
     )
 
 
+async def drop_idle_connections(client: RedisClient) -> None:
+    """Closes every pooled connection not in use; each connects anew when next used. After
+    an outage all of them are dead together: dropped one failure at a time, each would fail
+    once more and hold the circuit breaker open again (measured: 5 s and more)."""
+    if isinstance(client, RedisCluster):
+        for node in client.get_nodes():
+            await node.disconnect_free_connections()
+        return
+    await client.connection_pool.disconnect(inuse_connections=False)
+
+
 async def master_identity(client: RedisClient) -> str:
     """Who is master now: the master's run_id (new after a failover or a restart); for a
     cluster, the run_ids of every master the client knows, sorted and joined. A change means

@@ -3,19 +3,25 @@ requests that use them, and a journal entry) until PostgreSQL takes them.
 
 A cached user can log in during a PostgreSQL outage (docs/contract.md, The auth cache); the
 journal is the one thing Redis holds that PostgreSQL does not have yet. Losing it fails safe:
-the session's state expires with the auth cache and its user logs in again."""
+the session's state expires with the auth cache and its user logs in again.
+
+The journal is a hash, one entry per session under its refresh token's hash, and an entry
+leaves it only after PostgreSQL committed it. Copying is idempotent, so the background flush
+and a refresh that meets a session PostgreSQL does not have yet (`take`) may copy the same
+entry, in either order and on any worker: the refresh then always finds its session, and a
+copy that comes after a rotation never undoes it (docs/contract.md §6)."""
 
 import json
 import uuid
 from datetime import datetime
 from typing import Final, cast
 
-from app.authcache.keys import JOURNAL_KEY
-from app.core.errors import DatabaseUnavailable
 from app.core.redis import RedisGuard
 from app.core.redis_connection import RedisClient
 from app.sessions.repository import SessionRepository, SessionRow
 
+# A hash: refresh token hash (hex) -> the session, until PostgreSQL has it.
+JOURNAL_KEY: Final = "kg:journalled-sessions"
 FLUSH_BATCH: Final = 100
 
 
@@ -59,21 +65,28 @@ class SessionJournal:
     async def add(self, row: SessionRow, refresh_token_hash: bytes) -> None:
         """Raises CacheUnavailable when Redis cannot take it either."""
         entry = _entry(row, refresh_token_hash)
-        await self._guard.run(lambda r: r.rpush(JOURNAL_KEY, entry))
+        await self._guard.run(lambda r: r.hset(JOURNAL_KEY, refresh_token_hash.hex(), entry))
 
     async def flush(self) -> int:
-        """Moves journalled sessions into PostgreSQL; returns how many. Popping is atomic, so
-        several workers flushing at once never write one entry twice or lose one."""
+        """Copies journalled sessions into PostgreSQL, then drops them from the journal;
+        returns how many. Raises CacheUnavailable or DatabaseUnavailable (nothing is lost)."""
 
-        async def pop(r: RedisClient) -> list[bytes] | None:
-            return cast(list[bytes] | None, await r.lpop(JOURNAL_KEY, FLUSH_BATCH))
+        async def read(r: RedisClient) -> dict[bytes, bytes]:
+            _, found = await r.hscan(JOURNAL_KEY, 0, count=FLUSH_BATCH)
+            return cast(dict[bytes, bytes], found)
 
-        entries = await self._guard.run(pop)
+        entries = await self._guard.run(read)
         if not entries:
             return 0
-        try:
-            await self._repository.insert_journalled([_row_and_hash(e) for e in entries])
-        except DatabaseUnavailable:
-            await self._guard.run(lambda r: r.rpush(JOURNAL_KEY, *entries))
-            raise
+        await self._repository.insert_journalled([_row_and_hash(e) for e in entries.values()])
+        await self._guard.run(lambda r: r.hdel(JOURNAL_KEY, *entries))
         return len(entries)
+
+    async def take(self, refresh_token_hash: bytes) -> None:
+        """Copies the session of this refresh token into PostgreSQL if it is journalled."""
+        field = refresh_token_hash.hex()
+        entry = await self._guard.run(lambda r: r.hget(JOURNAL_KEY, field))
+        if entry is None:
+            return
+        await self._repository.insert_journalled([_row_and_hash(entry)])
+        await self._guard.run(lambda r: r.hdel(JOURNAL_KEY, field))

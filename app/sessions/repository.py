@@ -5,11 +5,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Final
 
 import asyncpg
 
-from app.authcache.records import SessionState
 from app.core.db import Database
+from app.sessions.state import SessionState
+
+# Spent refresh tokens a session keeps for reuse detection (docs/contract.md §8): a token
+# older than this many rotations no longer ends the session when it comes back, it is unknown.
+KEPT_SPENT_REFRESH_TOKENS: Final = 100
 
 SESSION_COLUMNS = (
     "id, user_id, scope, user_agent, ip, created_at, last_used_at, expires_at, revoked_at"
@@ -151,6 +156,13 @@ class SessionRepository:
                     "UPDATE sessions SET last_used_at = now() WHERE id = $1"
                     f" RETURNING {SESSION_COLUMNS}",
                     session_id,
+                )
+                await conn.execute(
+                    "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash"
+                    " FROM refresh_tokens WHERE session_id = $1 AND rotated_at IS NOT NULL"
+                    " ORDER BY rotated_at DESC, token_hash OFFSET $2)",
+                    session_id,
+                    KEPT_SPENT_REFRESH_TOKENS,
                 )
                 session = _session(rotated)
                 accept(session)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from app.authcache.directory import AuthDirectory
 from app.core.clock import Clock
 from app.core.errors import DatabaseUnavailable, InvalidGrant
 from app.core.redis import CacheUnavailable
+from app.sessions.events import SessionEvents
 from app.sessions.journal import SessionJournal
 from app.sessions.opaque_tokens import is_plausible, new_token, token_hash
 from app.sessions.repository import RotationOutcome, SessionRepository, SessionRow
@@ -35,13 +35,13 @@ class SessionService:
         *,
         repository: SessionRepository,
         journal: SessionJournal,
-        directory: AuthDirectory,
+        events: SessionEvents,
         clock: Clock,
         refresh_ttl_seconds: int,
     ) -> None:
         self._repository = repository
         self._journal = journal
-        self._directory = directory
+        self._events = events
         self._clock = clock
         self._refresh_ttl_seconds = refresh_ttl_seconds
 
@@ -77,14 +77,14 @@ class SessionService:
             )
             await self._journal_while_database_is_down(session, refresh_hash)
         else:
-            await self._directory.publish_sessions([s.state for s in (session, *pushed_out)])
+            await self._events.changed([s.state for s in (session, *pushed_out)])
         return StartedSession(session, refresh_token)
 
     async def _journal_while_database_is_down(
         self, session: SessionRow, refresh_hash: bytes
     ) -> None:
         try:
-            await self._directory.publish_live_session(session.state)
+            await self._events.started_without_database(session.state)
             await self._journal.add(session, refresh_hash)
         except CacheUnavailable as exc:
             raise DatabaseUnavailable from exc
@@ -107,10 +107,11 @@ class SessionService:
         old_hash, new_hash = token_hash(refresh_token), token_hash(rotated_token)
         rotation = await self._repository.rotate_refresh_token(old_hash, new_hash, accept)
         if rotation.outcome is RotationOutcome.UNKNOWN:  # perhaps a journalled session
-            await self.flush_journal()
+            with contextlib.suppress(CacheUnavailable):
+                await self._journal.take(old_hash)
             rotation = await self._repository.rotate_refresh_token(old_hash, new_hash, accept)
         if rotation.outcome is RotationOutcome.REUSED and rotation.session is not None:
-            await self._directory.publish_sessions([rotation.session.state])
+            await self._events.changed([rotation.session.state])
         if rotation.outcome is not RotationOutcome.ROTATED or rotation.session is None:
             raise InvalidGrant
         if not self._is_live(rotation.session):
@@ -133,7 +134,7 @@ class SessionService:
         session = await self._repository.revoke(session_id, user_id=user_id)
         if session is None:
             return False
-        await self._directory.publish_sessions([session.state])
+        await self._events.changed([session.state])
         return True
 
     async def live_session_of_refresh_token(self, refresh_token: str) -> SessionRow | None:
@@ -145,7 +146,7 @@ class SessionService:
     async def end_all(self, user_id: int, *, except_session: uuid.UUID | None = None) -> int:
         await self.flush_journal()
         ended = await self._repository.revoke_all_for_user(user_id, except_session=except_session)
-        await self._directory.publish_sessions([s.state for s in ended])
+        await self._events.changed([s.state for s in ended])
         return len(ended)
 
     async def list_live(self, user_id: int) -> list[SessionRow]:

@@ -33,7 +33,10 @@ class UserRepository:
         full_name: str | None = None,
         is_admin: bool = False,
     ) -> User:
-        async with self._db.connection() as conn:
+        # In a transaction, not autocommitted: an INSERT that reaches a PostgreSQL which
+        # hung while we answered 503 is then rolled back when it finds the connection cut,
+        # instead of committing later (docs/contract.md §6).
+        async with self._db.transaction() as conn:
             try:
                 (row,) = await conn.fetch(
                     "INSERT INTO users (username, password_hash, email, full_name, is_admin)"

@@ -5,11 +5,11 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from app.authcache.keys import JOURNAL_KEY
+from app.sessions.journal import JOURNAL_KEY
 from tests.factories import login, make_user
 
 
-def journal_entry(user_id: int) -> tuple[uuid.UUID, str]:
+def journal_entry(user_id: int) -> tuple[uuid.UUID, str, str]:
     session_id = uuid.uuid4()
     now = datetime.now(UTC)
     entry = {
@@ -22,7 +22,7 @@ def journal_entry(user_id: int) -> tuple[uuid.UUID, str]:
         "expires_at": (now + timedelta(days=1)).isoformat(),
         "refresh_token_hash": uuid.uuid4().bytes.hex() * 2,
     }
-    return session_id, json.dumps(entry)
+    return session_id, entry["refresh_token_hash"], json.dumps(entry)
 
 
 async def test_a_journalled_session_of_a_deleted_user_does_not_sink_the_others(
@@ -30,14 +30,14 @@ async def test_a_journalled_session_of_a_deleted_user_does_not_sink_the_others(
 ):
     alice = await make_user(services)
     tokens = await login(client)
-    gone_id, gone = journal_entry(alice.id + 1000)
-    kept_id, kept = journal_entry(alice.id)
-    await redis.rpush(JOURNAL_KEY, gone, kept)
+    gone_id, gone_field, gone = journal_entry(alice.id + 1000)
+    kept_id, kept_field, kept = journal_entry(alice.id)
+    await redis.hset(JOURNAL_KEY, mapping={gone_field: gone, kept_field: kept})
 
     listed = await client.get("/users/me/sessions", headers=tokens.headers)
 
     assert listed.status_code == 200
     assert str(kept_id) in {s["id"] for s in listed.json()}
-    assert await redis.llen(JOURNAL_KEY) == 0
+    assert await redis.hlen(JOURNAL_KEY) == 0
     async with database.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM sessions WHERE id = $1", gone_id) == 0

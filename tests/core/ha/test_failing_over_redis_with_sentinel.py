@@ -145,7 +145,7 @@ async def test_a_new_master_is_distrusted_until_recorded_changes_are_applied_to_
         assert isinstance(redis, Redis)
         applied_to.append(str((await redis.info("server"))["tcp_port"]))
 
-    guarded.on_recovery = on_recovery
+    guarded.before_trusting_again(on_recovery)
     assert await guarded.heartbeat()
     old_port = sentinel_set.master_port
 

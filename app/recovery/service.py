@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 BY_USERNAME: Final = "username:"
 BY_EMAIL: Final = "email:"
+TOO_MANY_REQUESTS: Final = "too many recovery requests from this address; try again later"
 # How long sent, failed and resolved outbox entries are kept for operators to look at.
 FINISHED_MAIL_KEPT_SECONDS: Final = 7 * 24 * 3600
 
@@ -196,7 +197,10 @@ class RecoveryService:
         """RECOVERY_MAX_PER_ADDRESS per window, then TooManyAttempts (429)."""
         limits = self._limits
         key = recovery_requests_from_address_key(address_bucket(ip))
-        await self._windows.take([Window(key, limits.max_per_address, limits.window_seconds)])
+        try:
+            await self._windows.take([Window(key, limits.max_per_address, limits.window_seconds)])
+        except TooManyAttempts as exc:
+            raise TooManyAttempts(exc.retry_after_seconds, TOO_MANY_REQUESTS) from None
 
     async def _account_has_room(self, user_id: int) -> bool:
         """RECOVERY_MAX_PER_ACCOUNT messages per window; past it nothing more is sent."""

@@ -295,10 +295,12 @@ async def _wait_until_serving(served: ServedKeygate) -> None:
 
 
 @asynccontextmanager
-async def served_keygate(cwd: Path, workers: int = 1, **env: str) -> AsyncIterator[ServedKeygate]:
-    """Runs `keygate serve` on a free port with the test database and Redis; kills it at the
-    end if the test has not stopped it."""
-    port = free_port()
+async def served_keygate(
+    cwd: Path, workers: int = 1, port: int | None = None, **env: str
+) -> AsyncIterator[ServedKeygate]:
+    """Runs `keygate serve` on `port` (a free one by default) with the test database and
+    Redis; kills it at the end if the test has not stopped it."""
+    port = port or free_port()
     stdout_path, stderr_path = cwd / "serve.stdout", cwd / "serve.stderr"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(

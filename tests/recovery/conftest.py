@@ -117,9 +117,10 @@ def body_of(message: EmailMessage) -> str:
     return text
 
 
-def link_in(message: EmailMessage, path: str) -> str:
+def link_in(message: EmailMessage, path: str, public_url: str = PUBLIC_URL) -> str:
     """The one link to `path` in a message's text, as a reader would follow it."""
-    found = re.findall(re.escape(PUBLIC_URL + path) + r"#token=[A-Za-z0-9_-]+", body_of(message))
+    pattern = re.escape(public_url + path) + r"#token=[A-Za-z0-9_-]+"
+    found = re.findall(pattern, body_of(message))
     assert len(found) == 1, body_of(message)
     link: str = found[0]
     return link
@@ -172,17 +173,22 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
-@pytest.fixture(scope="session")
-async def mail_database(database: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
-    name = urlsplit(MAIL_DATABASE_URL).path.lstrip("/")
+async def fresh_database(url: str) -> asyncpg.Pool:
+    """Drops, creates and migrates the database at `url`; a pool on it."""
+    name = urlsplit(url).path.lstrip("/")
     admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    await asyncio.to_thread(migrate, MAIL_DATABASE_URL)
-    pool = await asyncpg.create_pool(MAIL_DATABASE_URL, min_size=1, max_size=4)
+    await asyncio.to_thread(migrate, url)
+    return await asyncpg.create_pool(url, min_size=1, max_size=4)
+
+
+@pytest.fixture(scope="session")
+async def mail_database(database: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    pool = await fresh_database(MAIL_DATABASE_URL)
     yield pool
     await pool.close()
 

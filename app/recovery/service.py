@@ -7,6 +7,7 @@ account's window and makes each message's token only when it sends it, so no usa
 ever rests in the outbox."""
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
@@ -99,7 +100,12 @@ class RecoveryService:
         nothing, and waits for neither the lookup nor the mail server."""
         self._outbox.require_enabled()
         await self._count_request_from(ip)
-        lookup = BY_USERNAME + username if username is not None else BY_EMAIL + (email or "")
+        # A name is looked up as logins look it up: NFKC first (app/core/text.py).
+        lookup = (
+            BY_USERNAME + unicodedata.normalize("NFKC", username)
+            if username is not None
+            else BY_EMAIL + (email or "")
+        )
         await self._outbox.add(NewEntry(MailKind.PASSWORD_RESET_REQUEST, lookup=lookup))
 
     async def confirm_reset(self, token: str, new_password: str) -> None:

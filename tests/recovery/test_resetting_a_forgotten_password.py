@@ -245,3 +245,13 @@ async def test_a_reset_clears_the_login_lockout(
     )
 
     await login(mail_client, password=NEW_PASSWORD)
+
+
+async def test_a_name_is_found_in_any_spelling_that_logs_in(
+    mail_client: httpx.AsyncClient, mail_app: RunningApp, mail_server: MailServer
+):
+    await make_user(mail_app.services, email="alice@example.org")
+
+    await ask_for_reset(mail_client, username="\uff21\uff2c\uff29\uff23\uff25")  # full-width ALICE
+
+    assert (await mail_server.next_message())["To"] == "alice@example.org"

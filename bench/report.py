@@ -26,6 +26,10 @@ LABELS: Final = {
     "storm_turned_away": "logins turned away",
     "scale_bearer": "bearer at scale",
     "scale_login": "login at scale",
+    "reset_request_unknown": "reset, no account",
+    "reset_request": "reset, account",
+    "slow_mail_reset_request_unknown": "reset, no account, slow mail",
+    "slow_mail_reset_request": "reset, account, slow mail",
 }
 
 

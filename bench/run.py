@@ -37,7 +37,7 @@ import redis
 import report
 from figures import Results, check_targets
 from loadgen import Load
-from server import ROOT, BareServer, KeygateServer, ServerError, keygate
+from server import ROOT, BareServer, KeygateServer, MailSink, ServerError, keygate
 
 REDIS_URL: Final = os.environ.get("KEYGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 BCRYPT_ROUNDS: Final = 12
@@ -50,6 +50,13 @@ FLOOD_CONNECTIONS: Final = 32  # registrations at once, all from 127.0.0.1
 # would turn the flood away with 429 before it costs anything).
 FLOOD_REGISTRATIONS_PER_ADDRESS: Final = 10_000_000
 PROBE_CONNECTIONS: Final = 2
+# Password reset requests (issue 25): accounts with an address, and as many names that are
+# no account. Every request comes from 127.0.0.1, so the per-address limit is lifted; the
+# per-account limit stays at its default (3 messages an hour).
+RESET_NAMES: Final = tuple(f"benchmail{n}" for n in range(1, 51))
+UNKNOWN_NAMES: Final = tuple(f"nobody{n}" for n in range(1, 51))
+RECOVERY_REQUESTS_PER_ADDRESS: Final = 10_000_000
+SLOW_MAIL_SECONDS: Final = 2.0
 LOGIN_TIMEOUT_SECONDS: Final = 30
 LOG_DIR: Final = report.RESULTS_DIR / "tmp"
 # Start-ups, seeding, PostgreSQL's statistics delay and draining the storms, roughly.
@@ -79,7 +86,8 @@ class Profile:
     soak: float
 
     def load_seconds(self) -> float:
-        http_figures = len(HTTP_FIGURES) + 2 + 1  # plus nocache bearer and basic, scale bearer
+        # plus nocache bearer and basic, scale bearer, and the four reset request figures
+        http_figures = len(HTTP_FIGURES) + 2 + 1 + 4
         return (
             http_figures * (self.warmup + self.runs * self.http)
             + 2 * (self.warmup + self.runs * self.login)  # login and scale login
@@ -111,8 +119,10 @@ class Bench:
 
     # --- the server and its users ------------------------------------------------------
 
-    def env(self, cache_ttl_seconds: int = CACHE_TTL_SECONDS) -> dict[str, str]:
+    def env(self, cache_ttl_seconds: int = CACHE_TTL_SECONDS, smtp_url: str = "") -> dict[str, str]:
         return os.environ | {
+            "SMTP_URL": smtp_url,
+            "RECOVERY_MAX_PER_ADDRESS": str(RECOVERY_REQUESTS_PER_ADDRESS),
             "DATABASE_URL": database.DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "BCRYPT_ROUNDS": str(BCRYPT_ROUNDS),
@@ -124,11 +134,13 @@ class Bench:
         }
 
     @contextmanager
-    def serving(self, name: str, cache_ttl_seconds: int = CACHE_TTL_SECONDS) -> Iterator[None]:
+    def serving(
+        self, name: str, cache_ttl_seconds: int = CACHE_TTL_SECONDS, smtp_url: str = ""
+    ) -> Iterator[None]:
         print(f"\nkeygate ({name}): 2 workers, AUTH_CACHE_TTL_SECONDS={cache_ttl_seconds}")
         log_path = LOG_DIR / f"server-{name}.log"
         errors_before = sum(self.results.errors.values())
-        with KeygateServer(self.env(cache_ttl_seconds), log_path) as self._server:
+        with KeygateServer(self.env(cache_ttl_seconds, smtp_url), log_path) as self._server:
             try:
                 yield
             finally:
@@ -201,6 +213,15 @@ class Bench:
             script="login.lua",
             script_args=(self.users.password, *self.users.usernames),
             timeout_seconds=LOGIN_TIMEOUT_SECONDS,
+        )
+
+    def reset_load(self, names: tuple[str, ...], seconds: float) -> Load:
+        return Load(
+            self.server.url + "/users/password-reset",
+            seconds,
+            HTTP_CONNECTIONS,
+            script="reset.lua",
+            script_args=names,
         )
 
     def run(self, *loads: Load) -> list[loadgen.WrkRun]:
@@ -314,6 +335,18 @@ class Bench:
                 bearer,
             )
 
+    def reset_requests(self, prefix: str) -> None:
+        """A reset request for an account with an address against one for a name that is no
+        account: the answer, and the work before it, must be the same (issue 25)."""
+        accounts.register_with_addresses(self.server.url, RESET_NAMES, self.users.password)
+        seconds = self.profile.http
+        self.rounds(
+            {
+                prefix + "reset_request": self.reset_load(RESET_NAMES, seconds),
+                prefix + "reset_request_unknown": self.reset_load(UNKNOWN_NAMES, seconds),
+            }
+        )
+
     def soak(self) -> None:
         """Mixed traffic; the workers' resident memory before and after."""
         args = (self.token, self.users.basic_credentials)
@@ -354,6 +387,10 @@ def run_everything(bench: Bench) -> None:
     with bench.serving("nocache", cache_ttl_seconds=0):
         bench.log_in(source="db")
         bench.http_figures("nocache_", ("bearer", "basic"))
+
+    for prefix, delay in (("", 0.0), ("slow_mail_", SLOW_MAIL_SECONDS)):
+        with MailSink(delay) as sink, bench.serving(f"{prefix}reset", smtp_url=sink.url):
+            bench.reset_requests(prefix)
 
 
 def machine_info(wrk: str) -> dict[str, Any]:

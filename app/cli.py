@@ -31,9 +31,11 @@ from app.user_commands import (
     end_sessions,
     list_users,
     reset_totp,
+    running_services,
     set_active,
     set_password,
     unlock,
+    user_named,
     user_table,
 )
 from app.users.repository import UsernameTaken
@@ -322,6 +324,26 @@ async def run_user_command(settings: Settings, args: argparse.Namespace) -> None
         print(f"ended {count} session(s) of {user.username} (id {user.id})")
 
 
+async def print_reset_link(settings: Settings, username: str) -> None:
+    """keygate users reset-link: a password reset link for an operator to hand over by other
+    means (docs/contract.md, Account recovery). No mail is sent; older links die."""
+    await check_postgres(settings)
+    async with running_services(settings) as services:
+        user = await user_named(services, username)
+        link = await services.recovery.reset_link(user.id)
+    if link is None:
+        raise CommandError(f"{user.username} is disabled: enable the account first")
+    print(link)
+
+
+def add_reset_link_command(users: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    text = (
+        "print a password reset link for a user, to hand over by other means (no mail is"
+        " sent; it works once, for PASSWORD_RESET_TTL_SECONDS, and makes older links dead)"
+    )
+    command(users, "reset-link", text).add_argument("username")
+
+
 def generate_key(settings: Settings, *, force: bool) -> None:
     algorithm, path = settings.jwt_algorithm, settings.jwt_private_key_file
     if algorithm == "HS256" or path is None:
@@ -417,6 +439,7 @@ def parser() -> argparse.ArgumentParser:
         help="read the password from standard input (one line) instead of asking for it",
     )
     add_user_commands(users, commands)
+    add_reset_link_command(users)
     command(commands, "demo", "load the demo products (idempotent)")
     keys = command(commands, "keys", "signing keys for ES256/RS256").add_subparsers(
         dest="keys_command", required=True
@@ -442,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif args.command == "users" and args.users_command == "create":
             password = read_new_password(args.password_stdin)
             asyncio.run(create_account(settings, args, password))
+        elif args.command == "users" and args.users_command == "reset-link":
+            asyncio.run(print_reset_link(settings, args.username))
         elif args.command in ("users", "sessions"):
             asyncio.run(run_user_command(settings, args))
         elif args.command == "demo":

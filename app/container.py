@@ -13,11 +13,16 @@ from app.core.db import Database, create_database
 from app.core.redis import RedisGuard, create_redis
 from app.core.redis_connection import RedisClient
 from app.core.settings import Settings, fernet_keys
+from app.core.smtp_url import parse_smtp_url
 from app.login.authenticator import Authenticator
 from app.login.basic_verifier import BasicVerifierCache
 from app.login.password_check import PasswordCheck
 from app.login.throttle import LoginThrottle
 from app.login.windows import SlidingWindows
+from app.mail.development_log import DevelopmentLogTransport
+from app.mail.outbox import MailOutbox
+from app.mail.sender import MailSender, Transport
+from app.mail.smtp import SmtpTransport
 from app.mfa.challenges import Challenges
 from app.mfa.enrolment import TotpEnrolment
 from app.mfa.repository import TotpRepository
@@ -27,6 +32,8 @@ from app.oauth.grants import GrantService
 from app.oauth.introspection import Introspector
 from app.ops.metrics import Metrics
 from app.products.repository import ProductRepository
+from app.recovery.repository import RecoveryTokenRepository
+from app.recovery.service import RecoveryLimits, RecoveryService
 from app.sessions.events import SessionEvents
 from app.sessions.journal import SessionJournal
 from app.sessions.repository import SessionRepository
@@ -60,6 +67,10 @@ class Container:
     registration: Registration
     introspector: Introspector
     trusted_proxies: tuple[Network, ...]
+    mail_outbox: MailOutbox
+    recovery: RecoveryService
+    # None in production without SMTP_URL: then nothing is ever queued.
+    mail_sender: MailSender | None
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -125,6 +136,36 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         leeway_seconds=settings.jwt_leeway_seconds,
         clock=clock,
     )
+    outbox = MailOutbox(db, clock, is_enabled=mail_transport(settings) is not None)
+    accounts = AccountService(
+        users=users,
+        hasher=hasher,
+        sessions=sessions,
+        directory=directory,
+        totp=totp_repository,
+        codes=codes,
+        throttle=throttle,
+        outbox=outbox,
+    )
+    recovery = RecoveryService(
+        users=users,
+        tokens=RecoveryTokenRepository(db, clock),
+        outbox=outbox,
+        windows=windows,
+        hasher=hasher,
+        accounts=accounts,
+        throttle=throttle,
+        directory=directory,
+        limits=RecoveryLimits(
+            public_url=settings.public_url,
+            reset_ttl_seconds=settings.password_reset_ttl_seconds,
+            verification_ttl_seconds=settings.email_verification_ttl_seconds,
+            max_per_address=settings.recovery_max_per_address,
+            max_per_account=settings.recovery_max_per_account,
+            window_seconds=settings.recovery_window_seconds,
+        ),
+    )
+    transport = mail_transport(settings)
     return Container(
         settings=settings,
         db=db,
@@ -167,15 +208,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
             directory=directory,
             clock=clock,
         ),
-        accounts=AccountService(
-            users=users,
-            hasher=hasher,
-            sessions=sessions,
-            directory=directory,
-            totp=totp_repository,
-            codes=codes,
-            throttle=throttle,
-        ),
+        accounts=accounts,
         registration=Registration(
             users=users,
             hasher=hasher,
@@ -187,4 +220,20 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         ),
         introspector=Introspector(codec=codec, directory=directory, sessions=sessions, clock=clock),
         trusted_proxies=settings.trusted_proxy_networks,
+        mail_outbox=outbox,
+        recovery=recovery,
+        mail_sender=MailSender(
+            outbox=outbox, transport=transport, compose=recovery.compose, metrics=metrics
+        )
+        if transport is not None
+        else None,
     )
+
+
+def mail_transport(settings: Settings) -> Transport | None:
+    """SMTP when SMTP_URL is set; else the log in development, and nothing in production."""
+    if settings.smtp_url is not None:
+        return SmtpTransport(
+            parse_smtp_url(settings.smtp_url.get_secret_value()), settings.mail_from
+        )
+    return DevelopmentLogTransport() if settings.app_env == "development" else None

@@ -34,6 +34,7 @@ async def clean_up_forever(container: Container) -> None:
                 log.info("deleted %d ended sessions", deleted)
             await container.challenges.delete_ended()
             await container.invalidations.delete_expired()
+            await container.recovery.delete_ended()
             settings = container.settings
             await container.windows.delete_expired(
                 max(settings.login_lockout_seconds, settings.registration_window_seconds)
@@ -102,6 +103,8 @@ def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_cl
             asyncio.create_task(watch_postgres_forever(container)),
             asyncio.create_task(listener.run_forever()),
         ]
+        if container.mail_sender is not None:
+            background.append(asyncio.create_task(container.mail_sender.run_forever()))
         # Where a process starts serving: everything it imports and builds at start-up exists.
         tune_for_serving()
         try:

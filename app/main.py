@@ -7,6 +7,7 @@ from app.api.docs import add_docs
 from app.api.errors import register_error_renderers
 from app.api.openapi import install_openapi
 from app.api.routers import discovery, health, metrics, products, token, totp, users
+from app.api.routers import recovery as account_recovery
 from app.core.clock import Clock, system_clock
 from app.core.settings import Settings
 from app.lifespan import make_lifespan
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     # wrapper of its own, on every request (README, Performance: routing).
     for module in (health, users, products, token, totp, discovery, metrics):
         app.router.routes.extend(module.router.routes)
+    app.router.routes.extend(account_recovery.router.routes)
     add_docs(app)
     if settings.account_page_enabled:
         add_account_page(app)

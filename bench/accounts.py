@@ -52,6 +52,16 @@ def register(url: str, accounts: Accounts) -> None:
             expect(client.post("/users", json=body), 201)
 
 
+def register_with_addresses(url: str, usernames: tuple[str, ...], password: str) -> None:
+    """Accounts with an email address each (already there from an earlier server: fine)."""
+    with httpx.Client(base_url=url, timeout=TIMEOUT_SECONDS) as client:
+        for username in usernames:
+            body = {"username": username, "password": password, "email": f"{username}@example.org"}
+            response = client.post("/users", json=body)
+            if response.status_code != 409:
+                expect(response, 201)
+
+
 def access_token(url: str, accounts: Accounts) -> str:
     """Logs the main user in: this also warms the auth cache (when the cache is on)."""
     form = {

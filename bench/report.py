@@ -27,6 +27,10 @@ LABELS: Final = {
     "siege_health_p99": "/health p99 in siege",
     "scale_bearer": "bearer at scale",
     "scale_login": "login at scale",
+    "reset_request_unknown": "reset, no account",
+    "reset_request": "reset, account",
+    "slow_mail_reset_request_unknown": "reset, no account, slow mail",
+    "slow_mail_reset_request": "reset, account, slow mail",
 }
 
 

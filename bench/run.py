@@ -39,7 +39,7 @@ import report
 import siege
 from figures import Results, check_targets
 from loadgen import Load
-from server import ROOT, BareServer, KeygateServer, ServerError, keygate
+from server import ROOT, BareServer, KeygateServer, MailSink, ServerError, keygate
 
 REDIS_URL: Final = os.environ.get("KEYGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 BCRYPT_ROUNDS: Final = 12
@@ -59,6 +59,13 @@ OUTAGE_PG_CONNECTIONS: Final = 8
 # The soak is cut into this many runs, the workers' memory read after each: it shows
 # whether RSS levels off.
 SOAK_SEGMENTS: Final = 6
+# Password reset requests (issue 25): accounts with an address, and as many names that are
+# no account. Every request comes from 127.0.0.1, so the per-address limit is lifted; the
+# per-account limit stays at its default (3 messages an hour).
+RESET_NAMES: Final = tuple(f"benchmail{n}" for n in range(1, 51))
+UNKNOWN_NAMES: Final = tuple(f"nobody{n}" for n in range(1, 51))
+RECOVERY_REQUESTS_PER_ADDRESS: Final = 10_000_000
+SLOW_MAIL_SECONDS: Final = 2.0
 LOGIN_TIMEOUT_SECONDS: Final = 30
 LOG_DIR: Final = report.RESULTS_DIR / "tmp"
 # Start-ups, seeding, PostgreSQL's statistics delay and draining the storms, roughly.
@@ -89,7 +96,8 @@ class Profile:
     outage: float
 
     def load_seconds(self) -> float:
-        http_figures = len(HTTP_FIGURES) + 2 + 1  # plus nocache bearer and basic, scale bearer
+        # plus nocache bearer and basic, scale bearer, and the four reset request figures
+        http_figures = len(HTTP_FIGURES) + 2 + 1 + 4
         return (
             http_figures * (self.warmup + self.runs * self.http)
             + 2 * (self.warmup + self.runs * self.login)  # login and scale login
@@ -127,9 +135,14 @@ class Bench:
     # --- the server and its users ------------------------------------------------------
 
     def env(
-        self, cache_ttl_seconds: int = CACHE_TTL_SECONDS, database_url: str = database.DATABASE_URL
+        self,
+        cache_ttl_seconds: int = CACHE_TTL_SECONDS,
+        database_url: str = database.DATABASE_URL,
+        smtp_url: str = "",
     ) -> dict[str, str]:
         return os.environ | {
+            "SMTP_URL": smtp_url,
+            "RECOVERY_MAX_PER_ADDRESS": str(RECOVERY_REQUESTS_PER_ADDRESS),
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
             "BCRYPT_ROUNDS": str(BCRYPT_ROUNDS),
@@ -146,11 +159,12 @@ class Bench:
         name: str,
         cache_ttl_seconds: int = CACHE_TTL_SECONDS,
         database_url: str = database.DATABASE_URL,
+        smtp_url: str = "",
     ) -> Iterator[None]:
         print(f"\nkeygate ({name}): 2 workers, AUTH_CACHE_TTL_SECONDS={cache_ttl_seconds}")
         log_path = LOG_DIR / f"server-{name}.log"
         errors_before = sum(self.results.errors.values())
-        env = self.env(cache_ttl_seconds, database_url)
+        env = self.env(cache_ttl_seconds, database_url, smtp_url)
         with KeygateServer(env, log_path) as self._server:
             try:
                 yield
@@ -224,6 +238,15 @@ class Bench:
             script="login.lua",
             script_args=(self.users.password, *self.users.usernames),
             timeout_seconds=LOGIN_TIMEOUT_SECONDS,
+        )
+
+    def reset_load(self, names: tuple[str, ...], seconds: float) -> Load:
+        return Load(
+            self.server.url + "/users/password-reset",
+            seconds,
+            HTTP_CONNECTIONS,
+            script="reset.lua",
+            script_args=names,
         )
 
     def run(self, *loads: Load) -> list[loadgen.WrkRun]:
@@ -355,6 +378,18 @@ class Bench:
             self.results.add_errors("siege_health", probe.errors)
             show("siege", f"/health p99 {probe.p99_ms:.1f} ms", probe)
 
+    def reset_requests(self, prefix: str) -> None:
+        """A reset request for an account with an address against one for a name that is no
+        account: the answer, and the work before it, must be the same (issue 25)."""
+        accounts.register_with_addresses(self.server.url, RESET_NAMES, self.users.password)
+        seconds = self.profile.http
+        self.rounds(
+            {
+                prefix + "reset_request": self.reset_load(RESET_NAMES, seconds),
+                prefix + "reset_request_unknown": self.reset_load(UNKNOWN_NAMES, seconds),
+            }
+        )
+
     def soak(self) -> None:
         """Mixed traffic, in SOAK_SEGMENTS runs; the workers' resident memory before, after
         each run and after the last."""
@@ -448,6 +483,10 @@ def run_everything(bench: Bench) -> None:
     with bench.serving("nocache", cache_ttl_seconds=0):
         bench.log_in(source="db")
         bench.http_figures("nocache_", ("bearer", "basic"))
+
+    for prefix, delay in (("", 0.0), ("slow_mail_", SLOW_MAIL_SECONDS)):
+        with MailSink(delay) as sink, bench.serving(f"{prefix}reset", smtp_url=sink.url):
+            bench.reset_requests(prefix)
 
 
 def machine_info(wrk: str) -> dict[str, Any]:

@@ -186,3 +186,36 @@ class BareServer(KeygateServer):
             *("--no-proxy-headers", "--forwarded-allow-ips", "", "--no-access-log"),
             *("--timeout-graceful-shutdown", "20", "--log-level", "warning"),
         ]
+
+
+class MailSink:
+    """bench/mail_sink.py on a free port: takes every message after `delay_seconds`."""
+
+    def __init__(self, delay_seconds: float) -> None:
+        self.port = free_port()
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        self._delay_seconds = delay_seconds
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "MailSink":
+        script = str(Path(__file__).resolve().parent / "mail_sink.py")
+        self._process = subprocess.Popen(
+            [sys.executable, script, str(self.port), str(self._delay_seconds)], cwd=ROOT
+        )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.1)
+        raise ServerError("the benchmark's mail server did not start")
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(STOP_TIMEOUT_SECONDS)

@@ -46,6 +46,8 @@ TEST_DATABASE_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("KEYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = (
+    "mail_outbox",
+    "recovery_tokens",
     "login_failures",
     "mfa_challenges",
     "totp_recovery_codes",

@@ -14,6 +14,7 @@ USER_FIELDS = {
     "id",
     "username",
     "email",
+    "email_verified",
     "full_name",
     "is_active",
     "is_admin",

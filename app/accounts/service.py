@@ -7,6 +7,7 @@ import uuid
 from app.authcache.directory import AuthDirectory
 from app.core.errors import NotFound, Rejected, Unavailable
 from app.login.throttle import LoginThrottle, account_of_user
+from app.mail.outbox import MailKind, MailOutbox, NewEntry
 from app.mfa.errors import InvalidCode, TotpNotEnabled
 from app.mfa.repository import TotpRepository
 from app.mfa.verification import CodeVerifier
@@ -21,6 +22,10 @@ class WrongPassword(Rejected):
     message = "the current password is wrong"
 
 
+class PasswordNeeded(Rejected):
+    message = "changing the email address needs current_password"
+
+
 class AccountService:
     def __init__(
         self,
@@ -32,6 +37,7 @@ class AccountService:
         totp: TotpRepository,
         codes: CodeVerifier,
         throttle: LoginThrottle,
+        outbox: MailOutbox,
     ) -> None:
         self._users = users
         self._hasher = hasher
@@ -40,6 +46,7 @@ class AccountService:
         self._totp = totp
         self._codes = codes
         self._throttle = throttle
+        self._outbox = outbox
 
     async def change_password(
         self,
@@ -69,11 +76,41 @@ class AccountService:
         )
         await self._publish_and_end_sessions(updated, keep_session=None)
 
-    async def update_profile(self, user_id: int, changes: dict[str, str | None]) -> User:
+    async def password_was_reset(self, updated: User) -> None:
+        """After a reset by email link: as after an operator's reset, every session ends and
+        the old password is refused at once everywhere."""
+        await self._publish_and_end_sessions(updated, keep_session=None)
+
+    async def update_profile(
+        self,
+        user_id: int,
+        changes: dict[str, str | None],
+        *,
+        current_password: str | None = None,
+        ip: str | None = None,
+    ) -> User:
+        """A new email address needs the current password (a stolen access token must not
+        redirect password resets), starts unverified, and the old address, if verified, is
+        told."""
+        notice: NewEntry | None = None
+        if "email" in changes:
+            user = await self._get(user_id)
+            if changes["email"] == user.email:
+                del changes["email"]
+            else:
+                if current_password is None:
+                    raise PasswordNeeded
+                if not await self._current_password_ok(user, current_password, ip):
+                    raise WrongPassword
+                if user.email is not None and user.email_verified:
+                    notice = NewEntry(MailKind.EMAIL_CHANGED, user_id=user.id, recipient=user.email)
+                    self._outbox.require_enabled()  # refused, not made silently
         updated = await self._users.update_profile(user_id, changes)
         if updated is None:
             raise NotFound
         await self._directory.publish_user(updated)
+        if notice is not None:
+            await self._outbox.add(notice)
         return updated
 
     async def set_flags(

@@ -20,6 +20,7 @@ from app.oauth.grants import Client, GrantService
 from app.oauth.introspection import Introspector
 from app.ops.metrics import Metrics
 from app.products.repository import ProductRepository
+from app.recovery.service import RecoveryService
 from app.sessions.service import SessionService
 from app.tokens.codec import TokenCodec
 from app.users.repository import UserRepository
@@ -140,6 +141,11 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+def get_recovery(request: Request) -> RecoveryService:
+    recovery: RecoveryService = _services(request).recovery
+    return recovery
+
+
 def get_client(request: Request) -> Client:
     return client_of(request, _services(request).trusted_proxies)
 
@@ -158,6 +164,7 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 RedisGuardDep = Annotated[RedisGuard, Depends(get_redis_guard)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ClientDep = Annotated[Client, Depends(get_client)]
+Recovery = Annotated[RecoveryService, Depends(get_recovery)]
 
 Authenticated = Annotated[Principal, Security(authenticate)]
 Me = Annotated[Principal, Security(authenticate, scopes=[Scope.ME])]

@@ -16,6 +16,8 @@ Throttling (app/login/throttle.py, app/login/windows.py), sorted sets of attempt
   `<address>` an IPv4 address or an IPv6 /64;
 - `fail:otp:<user id>`: second-factor attempts, LOGIN_LOCKOUT_SECONDS;
 - `reg:<address>`: registrations, REGISTRATION_WINDOW_SECONDS.
+- `recovery:a:<address>`, `recovery:u:<user id>`: recovery and verification requests from
+  an address, and messages to an account, RECOVERY_WINDOW_SECONDS (app/recovery/service.py).
 Second factor (app/mfa/verification.py):
 - `totp-step:<user id>`: the last TOTP time step used, a little longer than the drift window.
 Sessions started while PostgreSQL was down: `journalled-sessions`, named and kept by the
@@ -69,6 +71,14 @@ def code_failures_key(user_id: int) -> str:
 
 def registrations_from_address_key(address: str) -> str:
     return f"{PREFIX}reg:{address}"
+
+
+def recovery_requests_from_address_key(address: str) -> str:
+    return f"{PREFIX}recovery:a:{address}"
+
+
+def recovery_messages_to_account_key(user_id: int) -> str:
+    return f"{PREFIX}recovery:u:{user_id}"
 
 
 def keys_of(users: list[tuple[int, str]], sessions: list[tuple[int, uuid.UUID]]) -> list[str]:

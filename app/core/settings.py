@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.client_address import Network, parse_networks
 from app.core.redis_connection import parse_redis_url
+from app.core.smtp_url import parse_smtp_url
 
 MIN_SECRET_BYTES: Final = 32
 
@@ -83,6 +84,16 @@ class Settings(BaseSettings):
     # console (one readable line a record) or json; unset: console in development, json in
     # production (see effective_log_format).
     log_format: Literal["console", "json"] | None = None
+    # Account recovery and email (docs/contract.md, Account recovery). SMTP_URL may hold the
+    # mail server's password: a secret.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "keygate <no-reply@localhost>"
+    public_url: str = "http://127.0.0.1:8000"
+    password_reset_ttl_seconds: int = Field(1800, ge=1)
+    email_verification_ttl_seconds: int = Field(86400, ge=1)
+    recovery_max_per_address: int = Field(10, ge=1)
+    recovery_max_per_account: int = Field(3, ge=1)
+    recovery_window_seconds: int = Field(3600, ge=1)
 
     @field_validator(
         "jwt_secret",
@@ -91,6 +102,7 @@ class Settings(BaseSettings):
         "database_listen_url",
         "log_format",
         "metrics_token",
+        "smtp_url",
         mode="before",
     )
     @classmethod
@@ -133,6 +145,13 @@ class Settings(BaseSettings):
                         "each key must be a Fernet key: 32 url-safe base64-encoded bytes,"
                         " as cryptography's Fernet.generate_key() makes (see .env.example)"
                     ) from exc
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_smtp_url(value.get_secret_value())  # its messages never quote the URL
         return value
 
     @property

@@ -1,6 +1,6 @@
 """Prometheus metrics, one registry per app so several apps can live in one process."""
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -38,5 +38,20 @@ class Metrics:
             "keygate_request_duration_seconds",
             "Request latency",
             ["method", "route"],
+            registry=self.registry,
+        )
+        # Account recovery mail (app/mail/sender.py): waiting counts the whole outbox, as this
+        # worker last saw it.
+        self.mail_sent = Counter(
+            "keygate_mail_sent", "Messages the mail server accepted", registry=self.registry
+        )
+        self.mail_failed = Counter(
+            "keygate_mail_failed",
+            "Messages the mail server refused for good (5xx)",
+            registry=self.registry,
+        )
+        self.mail_waiting = Gauge(
+            "keygate_mail_waiting",
+            "Messages accepted and not yet sent or failed",
             registry=self.registry,
         )

@@ -12,6 +12,8 @@ class User:
     id: int
     username: str
     email: str | None
+    # True once a link sent to this address was opened (docs/contract.md, Account recovery).
+    email_verified: bool
     full_name: str | None
     password_hash: str
     is_active: bool

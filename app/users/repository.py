@@ -7,8 +7,8 @@ from app.core.errors import Conflict
 from app.users.model import User
 
 USER_COLUMNS = (
-    "id, username, email, full_name, password_hash, is_active, is_admin, totp_enabled,"
-    " totp_secret_encrypted, created_at"
+    "id, username, email, email_verified, full_name, password_hash, is_active, is_admin,"
+    " totp_enabled, totp_secret_encrypted, created_at"
 )
 
 
@@ -80,6 +80,21 @@ class UserRepository:
         folded: str = fields.pop("folded")
         return (User(**fields) if fields["id"] is not None else None), folded
 
+    async def recovery_accounts(self, *, username: str | None, email: str | None) -> list[User]:
+        """The active accounts with an address that a reset request names: by username (one at
+        most, matched as logins match it) or by email (every account with that address)."""
+        if "\0" in (username or email or ""):
+            return []
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {USER_COLUMNS} FROM users"
+                " WHERE is_active AND email IS NOT NULL"
+                " AND (lower(username) = lower($1) OR lower(email) = lower($2)) ORDER BY id",
+                username,
+                email,
+            )
+        return [user_from_row(r) for r in rows]
+
     async def page(self, *, limit: int, offset: int) -> tuple[list[User], int]:
         async with self._db.transaction() as conn:
             rows = await conn.fetch(
@@ -104,6 +119,8 @@ class UserRepository:
             row = await conn.fetchrow(
                 "UPDATE users SET"
                 " email = CASE WHEN $2 THEN $3 ELSE email END,"
+                # A new address starts unverified; the same address again keeps its state.
+                " email_verified = email_verified AND (NOT $2 OR email IS NOT DISTINCT FROM $3),"
                 " full_name = CASE WHEN $4 THEN $5 ELSE full_name END,"
                 " updated_at = now()"
                 f" WHERE id = $1 RETURNING {USER_COLUMNS}",

@@ -34,7 +34,11 @@ async def test_changing_my_email_and_full_name_is_kept(client, services):
     tokens = await login(client)
     response = await client.patch(
         "/users/me",
-        json={"email": "alice@example.org", "full_name": "Alice Liddell"},
+        json={
+            "email": "alice@example.org",
+            "full_name": "Alice Liddell",
+            "current_password": "correct horse battery staple",
+        },
         headers=tokens.headers,
     )
     assert response.status_code == 200

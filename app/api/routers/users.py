@@ -55,9 +55,16 @@ async def read_me(request: Request) -> Response:
     return Response(user_json(principal.user), media_type="application/json")
 
 
-@router.patch("/me")
-async def update_me(body: UserUpdate, principal: Me, accounts: Accounts) -> UserOut:
-    user = await accounts.update_profile(principal.user_id, body.model_dump(exclude_unset=True))
+@router.patch("/me", responses={400: {}, 429: {}})
+async def update_me(
+    body: UserUpdate, principal: Me, accounts: Accounts, client: ClientDep
+) -> UserOut:
+    """Changes `email` and `full_name`. A new `email` needs `current_password` and starts
+    unverified; the old address, if it was verified, gets a notice."""
+    changes = body.model_dump(exclude_unset=True, exclude={"current_password"})
+    user = await accounts.update_profile(
+        principal.user_id, changes, current_password=body.current_password, ip=client.ip
+    )
     return UserOut.model_validate(user)
 
 

@@ -51,6 +51,8 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     email: Email | None = None
     full_name: FullName | None = None
+    # Needed when `email` changes (docs/contract.md, Account recovery).
+    current_password: Password | None = None
 
 
 class PasswordChange(BaseModel):
@@ -78,6 +80,7 @@ class UserOut(BaseModel):
     id: int
     username: str
     email: str | None
+    email_verified: bool
     full_name: str | None
     is_active: bool
     is_admin: bool

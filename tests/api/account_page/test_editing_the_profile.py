@@ -4,6 +4,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from tests.factories import DEFAULT_PASSWORD
 from tests.fixtures.browser import Visit, api_login, register, sign_in
 
 pytestmark = pytest.mark.slow  # a real Chromium
@@ -18,6 +19,7 @@ async def test_a_saved_profile_is_what_the_api_returns(visit: Visit, http: httpx
     await sign_in(page, "ada")
     await page.get_by_label("Full name").fill("Augusta Ada King")
     await page.get_by_label("Email").fill("ada@example.org")
+    await page.get_by_label("Password (needed to change the address)").fill(DEFAULT_PASSWORD)
 
     await page.get_by_label("Email").press("Enter")
 
@@ -26,6 +28,23 @@ async def test_a_saved_profile_is_what_the_api_returns(visit: Visit, http: httpx
     token = (await api_login(http, "ada")).json()["access_token"]
     me = (await http.get("/users/me", headers={"Authorization": f"Bearer {token}"})).json()
     assert (me["full_name"], me["email"]) == ("Augusta Ada King", "ada@example.org")
+
+
+async def test_a_new_address_without_the_password_is_not_saved(
+    visit: Visit, http: httpx.AsyncClient
+):
+    await register(http, "ada", email="ada@example.org")
+    page = await visit.open()
+    await sign_in(page, "ada")
+    await page.get_by_label("Email").fill("thief@example.org")
+
+    await page.get_by_label("Email").press("Enter")
+
+    error = page.locator("#profile-form [data-error]")
+    await expect(error).to_have_text("Enter your password to change the email address.")
+    token = (await api_login(http, "ada")).json()["access_token"]
+    me = (await http.get("/users/me", headers={"Authorization": f"Bearer {token}"})).json()
+    assert me["email"] == "ada@example.org"
 
 
 async def test_an_invalid_email_reads_as_a_sentence(visit: Visit, http: httpx.AsyncClient):

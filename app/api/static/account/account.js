@@ -205,6 +205,7 @@ function showSignIn(notice = "") {
   $("sign-in").hidden = false;
   $("password-form").hidden = false;
   $("otp-form").hidden = true;
+  $("forgot-form").hidden = true;
   setNotice(notice);
   $("username").focus();
 }
@@ -222,6 +223,7 @@ function renderProfile(user) {
   $("profile-username").textContent = user.username;
   $("full-name").value = user.full_name ?? "";
   $("email").value = user.email ?? "";
+  renderEmailState(user);
   if (totpStage !== "enrol" && totpStage !== "codes") totpStage = user.totp_enabled ? "on" : "off";
   renderTotp();
 }
@@ -452,15 +454,80 @@ $("sign-out").addEventListener("click", async () => {
   showSignIn(notice);
 });
 
+// --- forgotten passwords and verified addresses (docs/contract.md, Account recovery) -------
+
+function showForgotForm(shown) {
+  $("password-form").hidden = shown;
+  $("forgot-form").hidden = !shown;
+  clearMessages($("forgot-form"));
+  setNotice("");
+  if (shown) {
+    $("forgot-name").value = $("username").value;
+    $("forgot-name").focus();
+  } else {
+    $("username").focus();
+  }
+}
+
+$("forgot-open").addEventListener("click", () => showForgotForm(true));
+$("forgot-cancel").addEventListener("click", () => showForgotForm(false));
+
+onSubmit("forgot-form", async (form) => {
+  const name = value(form, "name").trim();
+  if (!name) throw new ApiFailure("Enter your username or address.");
+  const lookup = name.includes("@") ? { email: name } : { username: name };
+  const response = await send("/users/password-reset", { method: "POST", json: lookup });
+  if (response.status === 429) {
+    throw new ApiFailure(`Too many requests from here. ${waitSentence(response)}`);
+  }
+  if (!response.ok) throw failure(response, await readBody(response));
+  return (
+    "If an account matches, a message with a link is on its way to its address. " +
+    "The link works once, for a limited time."
+  );
+});
+
+function renderEmailState(user) {
+  const state = $("email-state");
+  const unverified = Boolean(user.email) && !user.email_verified;
+  state.textContent = !user.email ? "" : user.email_verified ? "Verified." : "Not verified yet.";
+  $("email-verification").hidden = !unverified;
+}
+
+$("email-verify").addEventListener("click", async () => {
+  const box = $("email-verification");
+  clearMessages(box);
+  const button = $("email-verify");
+  if (button.getAttribute("aria-busy") === "true") return;
+  button.setAttribute("aria-busy", "true");
+  try {
+    await api("/users/me/email-verification", { method: "POST" }, {
+      409: "There is no unverified address to verify. Reload the page.",
+    });
+    box.querySelector("[data-ok]").textContent =
+      "A message with a link is on its way to your address. Open the link to verify it.";
+  } catch (error) {
+    if (!error.ended) box.querySelector("[data-error]").textContent = messageOf(error);
+  } finally {
+    button.removeAttribute("aria-busy");
+  }
+});
+
 // --- the account -------------------------------------------------------------------------
 
 onSubmit("profile-form", async (form) => {
-  const email = value(form, "email").trim();
+  const email = value(form, "email").trim() || null;
   const fullName = value(form, "full_name").trim();
-  const user = await api("/users/me", {
-    method: "PATCH",
-    json: { email: email || null, full_name: fullName || null },
+  const json = { email, full_name: fullName || null };
+  // A new address needs the password, so a stolen session cannot redirect password resets.
+  const password = value(form, "current_password");
+  if (email !== (me?.email ?? null) && password) json.current_password = password;
+  const user = await api("/users/me", { method: "PATCH", json }, {
+    400: password
+      ? "The password is wrong, so the email address was not changed."
+      : "Enter your password to change the email address.",
   });
+  form.elements.current_password.value = "";
   renderProfile(user);
   return "Your profile is saved.";
 });

@@ -10,11 +10,13 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from app.accounts.registration import Registration
 from app.accounts.service import AccountService
 from app.api.client import client_ip, client_of
+from app.api.server_timing import auth_timing
+from app.authentication.authenticator import Authenticator
+from app.authentication.principal import Principal
 from app.core.db import Database
 from app.core.errors import InsufficientScope
 from app.core.redis import RedisGuard
 from app.core.settings import Settings
-from app.login.authenticator import Authenticator, Principal
 from app.mfa.enrolment import TotpEnrolment
 from app.oauth.grants import Client, GrantService
 from app.oauth.introspection import Introspector
@@ -47,7 +49,7 @@ class BearerOrBasic(OAuth2PasswordBearer):
         )
         # For the request observer: the Server-Timing header of whatever response follows
         # (an error after authentication included) and the access log's user.
-        request.state.server_timing = principal.server_timing
+        request.state.server_timing = auth_timing(principal.source, principal.duration_ms)
         request.state.user_id = principal.user_id
         for scope in security_scopes.scopes:
             if scope not in principal.scopes:
@@ -61,18 +63,6 @@ authenticate = BearerOrBasic(
     scheme_name="OAuth2PasswordBearer",
     auto_error=False,
 )
-
-
-async def require(request: Request, scope: Scope) -> Principal:
-    """The security dependency called directly, by a route too hot for FastAPI's dependency
-    injection (GET /users/me): the same checks and errors as `Security(authenticate, ...)`."""
-    return await authenticate(request, SecurityScopes([scope]))
-
-
-def documented_requirement(scope: Scope) -> dict[str, Any]:
-    """The OpenAPI security requirement FastAPI writes for `Security(authenticate, scopes=
-    [scope])`, for a route that calls `require` itself (and /docs sends its token)."""
-    return {"security": [{authenticate.scheme_name: [scope]}]}
 
 
 def get_settings(request: Request) -> Settings:

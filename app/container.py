@@ -173,6 +173,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         ),
         registration=Registration(
             users=users,
+            directory=directory,
             hasher=hasher,
             windows=windows,
             is_open=settings.registration_open,

@@ -1,6 +1,7 @@
 """New accounts: self-service registration, limited per address, and accounts made by an
 operator. Hashing runs on the accounts' bcrypt lane, never in a login's place."""
 
+from app.authcache.directory import AuthDirectory
 from app.authcache.keys import registrations_from_address_key
 from app.core.client_address import address_bucket
 from app.core.errors import Forbidden
@@ -19,6 +20,7 @@ class Registration:
         self,
         *,
         users: UserRepository,
+        directory: AuthDirectory,
         hasher: PasswordHasher,
         windows: SlidingWindows,
         is_open: bool,
@@ -26,6 +28,7 @@ class Registration:
         window_seconds: int,
     ) -> None:
         self._users = users
+        self._directory = directory
         self._hasher = hasher
         self._windows = windows
         self._is_open = is_open
@@ -65,10 +68,12 @@ class Registration:
         if await self._users.get_by_username(username) is not None:
             raise UsernameTaken
         password_hash = await self._hasher.hash(password)
-        return await self._users.create(
+        user = await self._users.create(
             username=username,
             password_hash=password_hash,
             email=email,
             full_name=full_name,
             is_admin=is_admin,
         )
+        await self._directory.publish_new_user(user)
+        return user

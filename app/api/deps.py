@@ -65,72 +65,74 @@ authenticate = BearerOrBasic(
 )
 
 
-def get_settings(request: Request) -> Settings:
+# The accessors are `async def` though they never await: FastAPI runs a plain `def`
+# dependency in a worker thread, a thread hop per dependency on every request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = _services(request).settings
     return settings
 
 
-def get_users(request: Request) -> UserRepository:
+async def get_users(request: Request) -> UserRepository:
     users: UserRepository = _services(request).users
     return users
 
 
-def get_accounts(request: Request) -> AccountService:
+async def get_accounts(request: Request) -> AccountService:
     accounts: AccountService = _services(request).accounts
     return accounts
 
 
-def get_registration(request: Request) -> Registration:
+async def get_registration(request: Request) -> Registration:
     registration: Registration = _services(request).registration
     return registration
 
 
-def get_products(request: Request) -> ProductRepository:
+async def get_products(request: Request) -> ProductRepository:
     products: ProductRepository = _services(request).products
     return products
 
 
-def get_sessions(request: Request) -> SessionService:
+async def get_sessions(request: Request) -> SessionService:
     sessions: SessionService = _services(request).sessions
     return sessions
 
 
-def get_grants(request: Request) -> GrantService:
+async def get_grants(request: Request) -> GrantService:
     grants: GrantService = _services(request).grants
     return grants
 
 
-def get_codec(request: Request) -> TokenCodec:
+async def get_codec(request: Request) -> TokenCodec:
     codec: TokenCodec = _services(request).codec
     return codec
 
 
-def get_introspector(request: Request) -> Introspector:
+async def get_introspector(request: Request) -> Introspector:
     introspector: Introspector = _services(request).introspector
     return introspector
 
 
-def get_enrolment(request: Request) -> TotpEnrolment:
+async def get_enrolment(request: Request) -> TotpEnrolment:
     enrolment: TotpEnrolment = _services(request).enrolment
     return enrolment
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = _services(request).db
     return db
 
 
-def get_redis_guard(request: Request) -> RedisGuard:
+async def get_redis_guard(request: Request) -> RedisGuard:
     guard: RedisGuard = _services(request).redis_guard
     return guard
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = _services(request).metrics
     return metrics
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     return client_of(request, _services(request).trusted_proxies)
 
 

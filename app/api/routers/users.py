@@ -33,6 +33,7 @@ UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 @router.post("", status_code=201, responses={403: {}, 409: {}, 429: {}, 503: {}})
 async def register(body: UserCreate, registration: Registrations, client: ClientDep) -> UserOut:
+    """Creates an account, when self-service registration is open (a limited number per address)."""
     user = await registration.register(
         username=body.username,
         password=body.password,
@@ -53,6 +54,7 @@ async def read_me(principal: Me) -> Response:
 
 @router.patch("/me")
 async def update_me(body: UserUpdate, principal: Me, accounts: Accounts) -> UserOut:
+    """Changes your email address or full name; a field left out stays as it is."""
     user = await accounts.update_profile(principal.user_id, body.model_dump(exclude_unset=True))
     return UserOut.model_validate(user)
 
@@ -61,6 +63,7 @@ async def update_me(body: UserUpdate, principal: Me, accounts: Accounts) -> User
 async def change_password(
     body: PasswordChange, principal: Me, accounts: Accounts, client: ClientDep
 ) -> None:
+    """Changes your password. Your other sessions end; the one making this request stays."""
     await accounts.change_password(
         principal.user_id,
         current_password=body.current_password,
@@ -72,6 +75,8 @@ async def change_password(
 
 @router.get("/me/sessions")
 async def list_my_sessions(principal: Me, sessions: Sessions) -> list[SessionOut]:
+    """Your signed-in sessions that have not ended, newest first; `current` marks the one
+    whose token made this request."""
     return [
         SessionOut(
             id=str(s.id),
@@ -87,6 +92,7 @@ async def list_my_sessions(principal: Me, sessions: Sessions) -> list[SessionOut
 
 @router.delete("/me/sessions/{session_id}", status_code=204, responses={404: {}})
 async def end_my_session(session_id: uuid.UUID, principal: Me, sessions: Sessions) -> None:
+    """Ends one of your sessions (signs that device out)."""
     if not await sessions.end(session_id, user_id=principal.user_id):
         raise NotFound
 
@@ -98,14 +104,16 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> UserPage:
+    """Every account, in the order they were made, `limit` at a time from `offset` (admins
+    only); `total` counts them all."""
     items, total = await users.page(limit=limit, offset=offset)
-    return UserPage(
-        items=[UserOut.model_validate(u) for u in items], total=total, limit=limit, offset=offset
-    )
+    page = {"items": items, "total": total, "limit": limit, "offset": offset}
+    return UserPage.model_validate(page, from_attributes=True)
 
 
 @router.get("/{user_id}", responses={404: {}})
 async def read_user(user_id: UserId, _: Admin, users: Users) -> UserOut:
+    """One account (admins only)."""
     user = await users.get(user_id)
     if user is None:
         raise NotFound
@@ -116,5 +124,6 @@ async def read_user(user_id: UserId, _: Admin, users: Users) -> UserOut:
 async def update_user(
     user_id: UserId, body: AdminUserUpdate, _: Admin, accounts: Accounts
 ) -> UserOut:
+    """Activates or deactivates an account, or makes it an admin or not (admins only)."""
     user = await accounts.set_flags(user_id, is_active=body.is_active, is_admin=body.is_admin)
     return UserOut.model_validate(user)

@@ -87,7 +87,9 @@ class Results:
 
     def ratio(self, name: str) -> float:
         baseline = self.figures[name].baseline
-        if baseline is None:
+        # A baseline that measured nothing (no login finished in a short run on a loaded
+        # machine) gives no ratio: the target is then not met, and the report still written.
+        if baseline is None or not self.figures[baseline].median:
             return math.nan
         return self.figures[name].median / self.figures[baseline].median
 

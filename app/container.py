@@ -7,6 +7,10 @@ from app.accounts.service import AccountService
 from app.authcache.cache import AuthCache
 from app.authcache.directory import AuthDirectory
 from app.authcache.invalidations import InvalidationRepository
+from app.authentication.authenticator import Authenticator
+from app.authentication.password_strategy import PasswordStrategy
+from app.authentication.token_strategy import TokenStrategy
+from app.authentication.verified_passwords import VerifiedPasswords
 from app.core.client_address import Network
 from app.core.clock import Clock
 from app.core.db import Database, create_database
@@ -14,8 +18,6 @@ from app.core.redis import RedisGuard, create_redis
 from app.core.redis_connection import RedisClient
 from app.core.settings import Settings, fernet_keys
 from app.core.smtp_url import parse_smtp_url
-from app.login.authenticator import Authenticator
-from app.login.basic_verifier import BasicVerifierCache
 from app.login.password_check import PasswordCheck
 from app.login.throttle import LoginThrottle
 from app.login.windows import SlidingWindows
@@ -181,12 +183,9 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         throttle=throttle,
         windows=windows,
         authenticator=Authenticator(
-            codec=codec,
-            directory=directory,
-            passwords=passwords,
-            basic_verifier=BasicVerifierCache(),
+            tokens=TokenStrategy(codec=codec, directory=directory, clock=clock),
+            passwords=PasswordStrategy(passwords=passwords, verified=VerifiedPasswords()),
             basic_enabled=settings.basic_auth_enabled,
-            clock=clock,
         ),
         codec=codec,
         grants=GrantService(
@@ -211,6 +210,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         accounts=accounts,
         registration=Registration(
             users=users,
+            directory=directory,
             hasher=hasher,
             windows=windows,
             is_open=settings.registration_open,

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 PG_ZERO: Final = 0.001  # "0 statements a request", to three decimals
+PG_ONE: Final = 1.005  # "at most 1 statement a request", to two decimals
 # figure: the least ratio to its baseline that meets the target (and the stretch goal).
 RATIO_TARGETS: Final = {
-    "plain": 0.8,
-    "bearer": 0.7,
-    "basic": 0.6,
+    "plain": 0.9,
+    "bearer": 0.8,
+    "basic": 0.7,
+    "products": 0.5,
     "login": 0.85,
     "flood_login": 0.8,
     "storm_bearer": 0.40,
@@ -26,7 +28,7 @@ RATIO_TARGETS: Final = {
 }
 # The contract's bound (docs/contract.md §6) on a 503 of a request that needs PostgreSQL.
 OUTAGE_503_P99_MS: Final = 2000.0
-STRETCH_TARGETS: Final = {"bearer": 0.8}
+STRETCH_TARGETS: Final[dict[str, float]] = {}
 
 
 @dataclass
@@ -53,6 +55,7 @@ FIGURES: Final = {
     "bearer": Figure("GET /users/me, bearer token, warm cache", "req/s", "plain"),
     "basic": Figure("GET /users/me, HTTP Basic, warm", "req/s", "plain"),
     "products": Figure("GET /products, bearer token", "req/s", "plain"),
+    "products_basic": Figure("GET /products, HTTP Basic, warm", "req/s", "plain"),
     "nocache_bearer": Figure("bearer with the auth cache off", "req/s", "plain"),
     "nocache_basic": Figure("basic with the auth cache off", "req/s", "plain"),
     "raw_bcrypt": Figure("bcrypt verify (cost 12) on every core", "req/s", "raw_bcrypt"),
@@ -115,7 +118,9 @@ class Results:
 
     def ratio(self, name: str) -> float:
         baseline = self.figures[name].baseline
-        if baseline is None:
+        # A baseline that measured nothing (no login finished in a short run on a loaded
+        # machine) gives no ratio: the target is then not met, and the report still written.
+        if baseline is None or not self.figures[baseline].median:
             return math.nan
         below = self.figures[baseline].median
         # A baseline measured at 0 (nothing answered, on a machine too busy) has no ratio.
@@ -194,6 +199,7 @@ def check_targets(results: Results) -> list[Target]:
     pg_bearer = results.pg_per_request.get("bearer", math.nan)
     pg_basic = results.pg_per_request.get("basic", math.nan)
     outage_p99 = results.figures["outage_503_p99"].median
+    pg_products = results.pg_per_request.get("products", math.nan)
     largest_rss = max(results.rss_after_mb, default=math.nan)
     largest_growth = max(results.rss_growth(), default=math.nan)
     errors = ", ".join(f"{name}: {count}" for name, count in results.errors.items())
@@ -204,6 +210,12 @@ def check_targets(results: Results) -> list[Target]:
         ),
         Target(
             "PG transactions per warm basic request", "0", f"{pg_basic:.3f}", pg_basic < PG_ZERO
+        ),
+        Target(
+            "PG transactions per bearer GET /products",
+            "<= 1",
+            f"{pg_products:.3f}",
+            pg_products <= PG_ONE,
         ),
         Target("storm: /health p99", "< 200 ms", f"{health_p99:.0f} ms", health_p99 < 200),
         Target("siege: /health p99", "< 200 ms", f"{siege_p99:.0f} ms", siege_p99 < 200),

@@ -2,7 +2,7 @@
 kind of request, and the functions that hold the CPU most are printed.
 
     uv tool install py-spy     # once
-    uv run --group bench python bench/profile.py bearer      # or: plain, basic
+    uv run --group bench python bench/profile.py bearer      # or: plain, basic, products, ...
     uv run --group bench python bench/profile.py bearer --seconds 15 --top 30
 
 It uses the benchmark's database (keygate_bench) and Redis database (12), like bench/run.py,
@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("figure", choices=["plain", "bearer", "basic"])
+    parser.add_argument("figure", choices=[name for name in HTTP_FIGURES if name != "bare"])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--raw", type=Path, help="also keep py-spy's stacks in this file")
@@ -81,6 +81,7 @@ def main() -> None:
     bench = Bench(wrk, PROFILE, Results("profile", {}))
     database.drop_database()
     keygate("migrate", env=bench.env())
+    keygate("demo", env=bench.env())  # the products GET /products lists
     with redis.Redis.from_url(REDIS_URL) as client:
         client.flushdb()
     with bench.serving("profile"):

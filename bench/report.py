@@ -14,6 +14,7 @@ LABELS: Final = {
     "bearer": "bearer",
     "basic": "basic",
     "products": "products",
+    "products_basic": "products, basic",
     "nocache_bearer": "bearer, no cache",
     "nocache_basic": "basic, no cache",
     "raw_bcrypt": "raw bcrypt",

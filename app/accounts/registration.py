@@ -10,6 +10,7 @@ Concurrent registrations of one name still get one 201."""
 
 from typing import Final
 
+from app.authcache.directory import AuthDirectory
 from app.authcache.keys import registrations_from_address_key
 from app.core.client_address import address_bucket
 from app.core.clock import Clock
@@ -38,6 +39,7 @@ class Registration:
         self,
         *,
         users: UserRepository,
+        directory: AuthDirectory,
         hasher: PasswordHasher,
         windows: SlidingWindows,
         is_open: bool,
@@ -47,6 +49,7 @@ class Registration:
     ) -> None:
         self._users = users
         self._clock = clock
+        self._directory = directory
         self._hasher = hasher
         self._windows = windows
         self._is_open = is_open
@@ -90,7 +93,7 @@ class Registration:
         if existing is None:
             password_hash = await self._hasher.hash(password)
             try:
-                return await self._users.create(
+                user = await self._users.create(
                     username=username,
                     password_hash=password_hash,
                     email=email,
@@ -99,6 +102,9 @@ class Registration:
                 )
             except UsernameTaken:
                 existing = await self._users.get_by_username(username)
+            else:
+                await self._directory.publish_new_user(user)
+                return user
         if existing is not None and await self._is_a_retry(
             existing, password, email=email, full_name=full_name, is_admin=is_admin
         ):

@@ -10,11 +10,13 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from app.accounts.registration import Registration
 from app.accounts.service import AccountService
 from app.api.client import client_ip, client_of
+from app.api.server_timing import auth_timing
+from app.authentication.authenticator import Authenticator
+from app.authentication.principal import Principal
 from app.core.db import Database
 from app.core.errors import InsufficientScope
 from app.core.redis import RedisGuard
 from app.core.settings import Settings
-from app.login.authenticator import Authenticator, Principal
 from app.mfa.enrolment import TotpEnrolment
 from app.oauth.grants import Client, GrantService
 from app.oauth.introspection import Introspector
@@ -48,7 +50,7 @@ class BearerOrBasic(OAuth2PasswordBearer):
         )
         # For the request observer: the Server-Timing header of whatever response follows
         # (an error after authentication included) and the access log's user.
-        request.state.server_timing = principal.server_timing
+        request.state.server_timing = auth_timing(principal.source, principal.duration_ms)
         request.state.user_id = principal.user_id
         for scope in security_scopes.scopes:
             if scope not in principal.scopes:
@@ -64,89 +66,79 @@ authenticate = BearerOrBasic(
 )
 
 
-async def require(request: Request, scope: Scope) -> Principal:
-    """The security dependency called directly, by a route too hot for FastAPI's dependency
-    injection (GET /users/me): the same checks and errors as `Security(authenticate, ...)`."""
-    return await authenticate(request, SecurityScopes([scope]))
-
-
-def documented_requirement(scope: Scope) -> dict[str, Any]:
-    """The OpenAPI security requirement FastAPI writes for `Security(authenticate, scopes=
-    [scope])`, for a route that calls `require` itself (and /docs sends its token)."""
-    return {"security": [{authenticate.scheme_name: [scope]}]}
-
-
-def get_settings(request: Request) -> Settings:
+# The accessors are `async def` though they never await: FastAPI runs a plain `def`
+# dependency in a worker thread, a thread hop per dependency on every request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = _services(request).settings
     return settings
 
 
-def get_users(request: Request) -> UserRepository:
+async def get_users(request: Request) -> UserRepository:
     users: UserRepository = _services(request).users
     return users
 
 
-def get_accounts(request: Request) -> AccountService:
+async def get_accounts(request: Request) -> AccountService:
     accounts: AccountService = _services(request).accounts
     return accounts
 
 
-def get_registration(request: Request) -> Registration:
+async def get_registration(request: Request) -> Registration:
     registration: Registration = _services(request).registration
     return registration
 
 
-def get_products(request: Request) -> ProductRepository:
+async def get_products(request: Request) -> ProductRepository:
     products: ProductRepository = _services(request).products
     return products
 
 
-def get_sessions(request: Request) -> SessionService:
+async def get_sessions(request: Request) -> SessionService:
     sessions: SessionService = _services(request).sessions
     return sessions
 
 
-def get_grants(request: Request) -> GrantService:
+async def get_grants(request: Request) -> GrantService:
     grants: GrantService = _services(request).grants
     return grants
 
 
-def get_codec(request: Request) -> TokenCodec:
+async def get_codec(request: Request) -> TokenCodec:
     codec: TokenCodec = _services(request).codec
     return codec
 
 
-def get_introspector(request: Request) -> Introspector:
+async def get_introspector(request: Request) -> Introspector:
     introspector: Introspector = _services(request).introspector
     return introspector
 
 
-def get_enrolment(request: Request) -> TotpEnrolment:
+async def get_enrolment(request: Request) -> TotpEnrolment:
     enrolment: TotpEnrolment = _services(request).enrolment
     return enrolment
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = _services(request).db
     return db
 
 
-def get_redis_guard(request: Request) -> RedisGuard:
+async def get_redis_guard(request: Request) -> RedisGuard:
     guard: RedisGuard = _services(request).redis_guard
     return guard
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = _services(request).metrics
     return metrics
 
 
-def get_recovery(request: Request) -> RecoveryService:
+async def get_recovery(request: Request) -> RecoveryService:
     recovery: RecoveryService = _services(request).recovery
     return recovery
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     return client_of(request, _services(request).trusted_proxies)
 
 

@@ -12,6 +12,7 @@ from app.core.errors import (
     Conflict,
     Forbidden,
     InsufficientScope,
+    InvalidBasicCredentials,
     InvalidField,
     InvalidToken,
     KeygateError,
@@ -28,6 +29,7 @@ FASTAPI_BODY_PARSE_ERROR: Final = "There was an error parsing the body"
 # domain error (InvalidRequest, InvalidGrant, Rejected, ...) is a 400.
 STATUS_CODES: Final[tuple[tuple[type[KeygateError], int], ...]] = (
     (InvalidToken, 401),
+    (InvalidBasicCredentials, 401),
     (MissingCredentials, 401),
     (InsufficientScope, 403),
     (MfaRequired, 403),
@@ -45,7 +47,7 @@ def status_code_of(exc: KeygateError) -> int:
 
 
 def headers_of(exc: KeygateError) -> dict[str, str]:
-    if isinstance(exc, InvalidToken):
+    if isinstance(exc, InvalidToken | InvalidBasicCredentials):
         return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if isinstance(exc, MissingCredentials):
         return {

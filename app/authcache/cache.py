@@ -7,7 +7,15 @@ import uuid
 
 from app.authcache.keys import login_key, session_key, user_key
 from app.authcache.read_batcher import ReadBatcher
-from app.authcache.records import decode_session, decode_user, encode_session, encode_user
+from app.authcache.records import (
+    NoSuchUser,
+    decode_login,
+    decode_session,
+    decode_user,
+    encode_no_such_user,
+    encode_session,
+    encode_user,
+)
 from app.core.redis import AnyPipeline, RedisGuard
 from app.core.redis_connection import RedisClient
 from app.sessions.state import SessionState
@@ -38,10 +46,20 @@ class AuthCache:
         (raw_user,) = await self._batcher.mget([user_key(user_id)])
         return decode_user(raw_user)
 
-    async def get_login(self, username: str) -> User | None:
+    async def get_login(self, username: str) -> User | NoSuchUser | None:
         """HTTP Basic asks for this on every request: it joins the bearer requests' reads."""
         (raw_user,) = await self._batcher.mget([login_key(username)])
-        return decode_user(raw_user)
+        return decode_login(raw_user)
+
+    async def fill_no_such_user(self, username: str, entry: NoSuchUser) -> None:
+        """SET NX like every fill: a user registered meanwhile (whose entry overwrites this
+        one) is never hidden by it."""
+        key, value = login_key(username), encode_no_such_user(entry)
+
+        async def write(r: RedisClient) -> None:
+            await r.set(key, value, ex=self._ttl_seconds, nx=True)
+
+        await self._guard.run(write)
 
     async def fill_user(self, user: User) -> None:
         value = encode_user(user)
@@ -60,6 +78,11 @@ class AuthCache:
             [user_key(user.id), login_key(user.username)],
             lambda pipe: self._queue_user(pipe, user, value, only_if_absent=False),
         )
+
+    async def forget_login(self, username: str) -> None:
+        """Raises UnreplicatedChange when no replica confirmed it (see RedisGuard.change)."""
+        key = login_key(username)
+        await self._guard.change([key], lambda pipe: pipe.delete(key))
 
     def _queue_user(
         self, pipe: AnyPipeline, user: User, value: bytes, *, only_if_absent: bool

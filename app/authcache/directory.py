@@ -6,12 +6,13 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 from app.authcache.cache import AuthCache
 from app.authcache.invalidations import InvalidationRepository
 from app.authcache.keys import keys_of
+from app.authcache.records import NoSuchUser
 from app.core.clock import Clock
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import CacheUnavailable
@@ -97,15 +98,35 @@ class AuthDirectory:
         return Lookup(user, session, "db")
 
     async def login_record(self, username: str) -> Lookup:
-        folded_name = None
-
-        async def from_database() -> User | None:
-            nonlocal folded_name
+        """The user a login name finds. An unknown name is cached as such, for as long as a
+        known one, so a name is answered the same way (cache or PostgreSQL, and counted the
+        same in /metrics) whether or not it exists (docs/contract.md §8)."""
+        if self._cache.is_enabled:
+            try:
+                entry = await self._cache.get_login(username)
+            except CacheUnavailable:
+                entry = None  # the guard counts it; PostgreSQL answers below
+            if isinstance(entry, NoSuchUser):
+                self._hits["login"].inc()
+                return Lookup(None, None, "cache", folded_name=entry.folded_name)
+            if entry is not None:
+                self._hits["login"].inc()
+                return Lookup(entry, None, "cache")
+        self._misses["login"].inc()
+        try:
             user, folded_name = await self._users.find_login(username)
-            return user
-
-        found = await self._user("login", lambda: self._cache.get_login(username), from_database)
-        return found if folded_name is None else replace(found, folded_name=folded_name)
+        except DatabaseUnavailable:
+            self._metrics.postgres_fallbacks.inc()
+            raise
+        if user is not None:
+            await self._fill_user(user)
+        elif folded_name == username.lower():
+            # A known user is cached under the key of their own name, which a spelling that
+            # PostgreSQL folds otherwise than Python (`İ`) never reads: such a spelling is
+            # then never cached, known or not, and a registration's entry for the name it
+            # folds to always replaces this one.
+            await self._fill_no_such_user(username, NoSuchUser(folded_name))
+        return Lookup(user, None, "db", folded_name=folded_name)
 
     async def user_record(self, user_id: int) -> Lookup:
         return await self._user(
@@ -142,6 +163,11 @@ class AuthDirectory:
             with contextlib.suppress(CacheUnavailable):
                 await self._cache.fill_user(user)
 
+    async def _fill_no_such_user(self, username: str, entry: NoSuchUser) -> None:
+        if self._cache.is_enabled:
+            with contextlib.suppress(CacheUnavailable):
+                await self._cache.fill_no_such_user(username, entry)
+
     async def _fill_session(self, state: SessionState) -> None:
         if self._cache.is_enabled:
             with contextlib.suppress(CacheUnavailable):
@@ -156,6 +182,16 @@ class AuthDirectory:
             return
         try:
             await self._cache.replace_user(user)
+        except CacheUnavailable:  # UnreplicatedChange too
+            await self._invalidations.record(users=[(user.id, user.username)], sessions=[])
+
+    async def publish_new_user(self, user: User) -> None:
+        """Drops what the cache holds for the new user's name (a failed login cached it as a
+        name with no user), so the user logs in at once; or records it, as publish_user does."""
+        if not self._cache.is_enabled:
+            return
+        try:
+            await self._cache.forget_login(user.username)
         except CacheUnavailable:  # UnreplicatedChange too
             await self._invalidations.record(users=[(user.id, user.username)], sessions=[])
 

@@ -3,7 +3,7 @@
 import functools
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Final
 
@@ -35,6 +35,31 @@ def decode_user(raw: RawValue) -> User | None:
         return User(**fields)
     except (ValueError, TypeError, KeyError):
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class NoSuchUser:
+    """A login name no user has, cached as such so that an unknown name is looked up (and
+    counted in /metrics) exactly as a known one: from the cache once it has been seen."""
+
+    folded_name: str  # the name as PostgreSQL folds it: the throttle's account for it
+
+
+def encode_no_such_user(entry: NoSuchUser) -> bytes:
+    return json.dumps({"no_such_user": entry.folded_name}).encode()
+
+
+@functools.lru_cache(maxsize=DECODED_ENTRIES)
+def decode_login(raw: RawValue) -> User | NoSuchUser | None:
+    """A login entry: a user, a name known to have none, or None for a miss."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if raw and raw.startswith(b'{"no_such_user":'):
+        try:
+            return NoSuchUser(str(json.loads(raw)["no_such_user"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+    return decode_user(raw)
 
 
 def encode_session(state: SessionState) -> bytes:

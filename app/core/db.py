@@ -196,6 +196,16 @@ class Database:
         return True
 
 
+async def _no_session_state_to_reset(_: "asyncpg.Connection[asyncpg.Record]") -> None:
+    """The pool's reset when it takes a connection back: none. asyncpg's default sends
+    `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`, a round trip after
+    every borrowing. keygate never leaves session state on a pooled connection to undo: no
+    SET, no session-level advisory lock (the throttle's are transaction-scoped), no cursor or
+    temporary table, and LISTEN runs on its own connection (app/authcache/listener.py).
+    asyncpg still rolls back a transaction left open before calling this, so a failed
+    operation's transaction cannot leak into the next borrower's."""
+
+
 async def create_database(settings: Settings) -> Database:
     # min_size=0: the app starts, and serves cached users, while PostgreSQL is down.
     pool = await asyncpg.create_pool(
@@ -206,5 +216,6 @@ async def create_database(settings: Settings) -> Database:
         timeout=CONNECT_TIMEOUT_SECONDS,
         command_timeout=COMMAND_TIMEOUT_SECONDS,
         statement_cache_size=settings.database_statement_cache_size,
+        reset=_no_session_state_to_reset,
     )
     return Database(pool, settings.database_url)

@@ -46,9 +46,17 @@ class MfaRequired(KeygateError):
 
 
 class InvalidToken(KeygateError):
-    """Bad, expired, revoked or wrongly signed bearer token, or a wrong Basic password."""
+    """Bad, expired, revoked or wrongly signed bearer token."""
 
     message = "invalid or expired credentials"
+
+
+class InvalidBasicCredentials(KeygateError):
+    """HTTP Basic credentials that do not decode, or name an unknown, inactive or TOTP user,
+    or a wrong password. Answered as InvalidToken is (docs/contract.md): the client learns
+    only that the credentials did not work."""
+
+    message = InvalidToken.message
 
 
 class MissingCredentials(KeygateError):

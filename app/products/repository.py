@@ -7,8 +7,10 @@ from decimal import Decimal
 import asyncpg
 
 from app.core.db import Database
+from app.core.paging import page_statement
 
 PRODUCT_COLUMNS = "id, name, price, created_at, updated_at"
+PAGE = page_statement(table="products", columns=PRODUCT_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +23,7 @@ class Product:
 
 
 def _product(row: asyncpg.Record) -> Product:
-    return Product(**dict(row))
+    return Product(row["id"], row["name"], row["price"], row["created_at"], row["updated_at"])
 
 
 class ProductRepository:
@@ -29,14 +31,10 @@ class ProductRepository:
         self._db = db
 
     async def page(self, *, limit: int, offset: int) -> tuple[list[Product], int]:
-        async with self._db.transaction() as conn:
-            rows = await conn.fetch(
-                f"SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT $1 OFFSET $2",
-                limit,
-                offset,
-            )
-            total = await conn.fetchval("SELECT count(*) FROM products")
-        return [_product(r) for r in rows], total
+        """One statement, so one snapshot: the rows and a total that agree."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(PAGE, limit, offset)
+        return [_product(r) for r in rows if r["id"] is not None], rows[0]["total"]
 
     async def get(self, product_id: int) -> Product | None:
         async with self._db.connection() as conn:

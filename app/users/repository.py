@@ -4,6 +4,7 @@ import asyncpg
 
 from app.core.db import Database
 from app.core.errors import Conflict
+from app.core.paging import page_statement
 from app.users.model import User
 
 USER_COLUMNS = (
@@ -12,12 +13,21 @@ USER_COLUMNS = (
 )
 
 
+USER_PAGE = page_statement(table="users", columns=USER_COLUMNS)
+
+
 class UsernameTaken(Conflict):
     message = "username is already taken"
 
 
 def user_from_row(row: asyncpg.Record) -> User:
     return User(**dict(row))
+
+
+def _page_user(row: asyncpg.Record) -> User:
+    fields = dict(row)
+    del fields["total"]
+    return User(**fields)
 
 
 class UserRepository:
@@ -96,12 +106,9 @@ class UserRepository:
         return [user_from_row(r) for r in rows]
 
     async def page(self, *, limit: int, offset: int) -> tuple[list[User], int]:
-        async with self._db.transaction() as conn:
-            rows = await conn.fetch(
-                f"SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2", limit, offset
-            )
-            total = await conn.fetchval("SELECT count(*) FROM users")
-        return [user_from_row(r) for r in rows], total
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(USER_PAGE, limit, offset)
+        return [_page_user(r) for r in rows if r["id"] is not None], rows[0]["total"]
 
     async def listing(self, *, admins_only: bool, inactive_only: bool) -> list[User]:
         async with self._db.connection() as conn:

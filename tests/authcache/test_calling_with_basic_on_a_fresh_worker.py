@@ -57,7 +57,7 @@ async def test_a_burst_of_right_credentials_costs_one_bcrypt_check_and_no_503(
     assert await statuses(fresh_worker, burst) == {200: CONCURRENT_REQUESTS}
 
     assert bcrypt_checks == [DEFAULT_PASSWORD]
-    assert fresh_worker.services.authenticator._basic_verifier.checks_running == 0
+    assert fresh_worker.services.authenticator.passwords.verified.checks_running == 0
 
 
 async def test_bursts_of_two_users_cost_one_check_each(fresh_worker, bcrypt_checks):
@@ -81,7 +81,7 @@ async def test_a_burst_of_one_wrong_password_is_counted_attempt_by_attempt(
     # Each waiting request made its own attempt: the window filled, then throttling answered.
     assert counted == {401: MAX_FAILURES, 429: 8 - MAX_FAILURES}
     assert len(bcrypt_checks) == MAX_FAILURES
-    assert fresh_worker.services.authenticator._basic_verifier.checks_running == 0
+    assert fresh_worker.services.authenticator.passwords.verified.checks_running == 0
 
 
 async def test_a_wrong_password_waiting_beside_the_right_one_is_still_refused(

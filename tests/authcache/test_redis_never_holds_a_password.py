@@ -89,7 +89,7 @@ async def test_redis_holds_no_password_and_no_unkeyed_digest_of_one(
     ):
         forbidden.update(forbidden_forms(secret.encode(), label))
     # The per-process key of the Basic verifier's HMACs must stay in the process.
-    verifier_key: bytes = app.services.authenticator._basic_verifier._key
+    verifier_key: bytes = app.services.authenticator.passwords.verified._key
     forbidden.update(forbidden_forms(verifier_key, "basic verifier key"))
 
     stored = await everything_in(redis)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import Admin, Authenticated, ClientDep, Codec, Grants, IntrospectorDep, Sessions
 from app.api.form import form_schema, read_oauth_form, required
+from app.api.server_timing import auth_timing
 from app.core.errors import InvalidToken, KeygateError, UnsupportedGrantType
 from app.oauth.errors import NO_STORE, oauth_error
 from app.oauth.grants import Client, GrantService, IssuedTokens
@@ -91,7 +92,7 @@ async def answer_oauth(call: Awaitable[Response]) -> Response:
 
 
 def token_response(tokens: IssuedTokens, duration_ms: float) -> JSONResponse:
-    timing = f'auth;desc="{tokens.source}";dur={duration_ms:.2f}'
+    timing = auth_timing(tokens.source, duration_ms)
     return JSONResponse(tokens.body(), headers={**NO_STORE, "Server-Timing": timing})
 
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.api.deps import (
     Accounts,
@@ -13,8 +13,6 @@ from app.api.deps import (
     Registrations,
     Sessions,
     Users,
-    documented_requirement,
-    require,
 )
 from app.api.schemas.users import (
     AdminUserUpdate,
@@ -27,7 +25,6 @@ from app.api.schemas.users import (
     user_json,
 )
 from app.core.errors import NotFound
-from app.users.scopes import Scope
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -36,6 +33,7 @@ UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 @router.post("", status_code=201, responses={403: {}, 409: {}, 429: {}, 503: {}})
 async def register(body: UserCreate, registration: Registrations, client: ClientDep) -> UserOut:
+    """Creates an account, when self-service registration is open (a limited number per address)."""
     user = await registration.register(
         username=body.username,
         password=body.password,
@@ -46,12 +44,11 @@ async def register(body: UserCreate, registration: Registrations, client: Client
     return UserOut.model_validate(user)
 
 
-@router.get("/me", response_model=UserOut, openapi_extra=documented_requirement(Scope.ME))
-async def read_me(request: Request) -> Response:
-    """Answered from the record authentication already has: no query when it was cached. The
-    hottest authenticated read: it calls the security dependency itself, as FastAPI's
-    dependency injection of it cost a quarter of this route's time (README, Performance)."""
-    principal = await require(request, Scope.ME)
+@router.get("/me", response_model=UserOut)
+async def read_me(principal: Me) -> Response:
+    """Your own account."""
+    # Answered from the record authentication already holds (no query when it was cached), as
+    # JSON made once per version of the record: FastAPI sends a returned Response as it is.
     return Response(user_json(principal.user), media_type="application/json")
 
 
@@ -59,8 +56,9 @@ async def read_me(request: Request) -> Response:
 async def update_me(
     body: UserUpdate, principal: Me, accounts: Accounts, client: ClientDep
 ) -> UserOut:
-    """Changes `email` and `full_name`. A new `email` needs `current_password` and starts
-    unverified; the old address, if it was verified, gets a notice."""
+    """Changes your email address or full name; a field left out stays as it is. A new
+    `email` needs `current_password` and starts unverified; the old address, if it was
+    verified, gets a notice."""
     changes = body.model_dump(exclude_unset=True, exclude={"current_password"})
     user = await accounts.update_profile(
         principal.user_id, changes, current_password=body.current_password, ip=client.ip
@@ -72,6 +70,7 @@ async def update_me(
 async def change_password(
     body: PasswordChange, principal: Me, accounts: Accounts, client: ClientDep
 ) -> None:
+    """Changes your password. Your other sessions end; the one making this request stays."""
     await accounts.change_password(
         principal.user_id,
         current_password=body.current_password,
@@ -83,6 +82,8 @@ async def change_password(
 
 @router.get("/me/sessions")
 async def list_my_sessions(principal: Me, sessions: Sessions) -> list[SessionOut]:
+    """Your signed-in sessions that have not ended, newest first; `current` marks the one
+    whose token made this request."""
     return [
         SessionOut(
             id=str(s.id),
@@ -98,6 +99,7 @@ async def list_my_sessions(principal: Me, sessions: Sessions) -> list[SessionOut
 
 @router.delete("/me/sessions/{session_id}", status_code=204, responses={404: {}})
 async def end_my_session(session_id: uuid.UUID, principal: Me, sessions: Sessions) -> None:
+    """Ends one of your sessions (signs that device out)."""
     if not await sessions.end(session_id, user_id=principal.user_id):
         raise NotFound
 
@@ -109,14 +111,16 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> UserPage:
+    """Every account, in the order they were made, `limit` at a time from `offset` (admins
+    only); `total` counts them all."""
     items, total = await users.page(limit=limit, offset=offset)
-    return UserPage(
-        items=[UserOut.model_validate(u) for u in items], total=total, limit=limit, offset=offset
-    )
+    page = {"items": items, "total": total, "limit": limit, "offset": offset}
+    return UserPage.model_validate(page, from_attributes=True)
 
 
 @router.get("/{user_id}", responses={404: {}})
 async def read_user(user_id: UserId, _: Admin, users: Users) -> UserOut:
+    """One account (admins only)."""
     user = await users.get(user_id)
     if user is None:
         raise NotFound
@@ -127,5 +131,6 @@ async def read_user(user_id: UserId, _: Admin, users: Users) -> UserOut:
 async def update_user(
     user_id: UserId, body: AdminUserUpdate, _: Admin, accounts: Accounts
 ) -> UserOut:
+    """Activates or deactivates an account, or makes it an admin or not (admins only)."""
     user = await accounts.set_flags(user_id, is_active=body.is_active, is_admin=body.is_admin)
     return UserOut.model_validate(user)

@@ -1,7 +1,8 @@
 """Remembers, in this process only, which (password, hash) pairs bcrypt has already accepted,
 so a repeated HTTP Basic request does not pay bcrypt again; and lets one check of a pair run
 at a time, so that concurrent requests with the same credentials on a fresh worker cost one
-bcrypt, not one each (which overflowed the login queue into 503s).
+bcrypt, not one each (which overflowed the login queue into 503s). Unknown names take the
+same lock as known ones, so concurrent identical attempts cost the same for both.
 
 Entries are HMACs under a random key that never leaves the process, bound to the current hash:
 a password change (a new hash) makes every old entry useless, and nothing here can be turned
@@ -28,7 +29,7 @@ class _Check:
     holders: int = 0
 
 
-class BasicVerifierCache:
+class VerifiedPasswords:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._key = secrets.token_bytes(32)
         self._entries: OrderedDict[bytes, None] = OrderedDict()

@@ -164,9 +164,16 @@ class AuthDirectory:
                 await self._cache.fill_user(user)
 
     async def _fill_no_such_user(self, username: str, entry: NoSuchUser) -> None:
-        if self._cache.is_enabled:
-            with contextlib.suppress(CacheUnavailable):
-                await self._cache.fill_no_such_user(username, entry)
+        """A registration that commits between the look-up and this fill deletes the name's
+        entry before the fill lands, so the name is looked up once more after it: the new
+        user is then written over the entry, and no user is hidden for a TTL."""
+        if not self._cache.is_enabled:
+            return
+        with contextlib.suppress(CacheUnavailable, DatabaseUnavailable):
+            await self._cache.fill_no_such_user(username, entry)
+            user, _ = await self._users.find_login(username)
+            if user is not None:
+                await self._cache.replace_user(user)
 
     async def _fill_session(self, state: SessionState) -> None:
         if self._cache.is_enabled:

@@ -6,6 +6,7 @@ import asyncio
 import statistics
 import time
 
+from app.authcache.records import NoSuchUser
 from tests.factories import DEFAULT_PASSWORD, basic, make_user
 from tests.fixtures.signed_in_users import password_form
 
@@ -159,3 +160,13 @@ async def test_a_name_registered_after_a_failed_login_logs_in_at_once(client, se
     me = await client.get("/users/me", headers=basic("carol", DEFAULT_PASSWORD))
     assert me.status_code == 200
     assert me.json()["username"] == "carol"
+
+
+async def test_a_failed_login_that_races_a_registration_never_hides_the_new_user(client, services):
+    # The failed login looked "dave" up before the registration committed, and its entry for
+    # a name with no user lands only after the registration cleared the name's entry.
+    user = await make_user(services, "dave")
+    await services.directory._fill_no_such_user("dave", NoSuchUser("dave"))
+
+    assert (await client.post("/token", data=password_form("dave"))).status_code == 200
+    assert (await services.directory.login_record("dave")).user == user

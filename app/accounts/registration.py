@@ -1,10 +1,11 @@
 """New accounts: self-service registration, limited per address, and accounts made by an
 operator. Hashing runs on the accounts' bcrypt lane, never in a login's place."""
 
-from app.authcache.keys import registrations_from_address_key
 from app.core.client_address import address_bucket
 from app.core.errors import Forbidden
-from app.login.windows import SlidingWindows, Window
+from app.login.keys import registrations_from_address_key
+from app.login.window import Window
+from app.login.windows import SlidingWindows
 from app.users.model import User
 from app.users.passwords import PasswordHasher
 from app.users.repository import UsernameTaken, UserRepository

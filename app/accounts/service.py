@@ -5,8 +5,9 @@ worker from the next request."""
 import uuid
 
 from app.authcache.directory import AuthDirectory
-from app.core.errors import NotFound, Rejected, Unavailable
+from app.core.errors import KeygateError, NotFound, Rejected
 from app.login.throttle import LoginThrottle, account_of_user
+from app.mfa.enrolment import Enrolment, TotpEnrolment
 from app.mfa.errors import InvalidCode, TotpNotEnabled
 from app.mfa.repository import TotpRepository
 from app.mfa.verification import CodeVerifier
@@ -21,6 +22,10 @@ class WrongPassword(Rejected):
     message = "the current password is wrong"
 
 
+class PasswordMissing(Rejected):
+    message = "the current password is required"
+
+
 class AccountService:
     def __init__(
         self,
@@ -32,6 +37,7 @@ class AccountService:
         totp: TotpRepository,
         codes: CodeVerifier,
         throttle: LoginThrottle,
+        enrolment: TotpEnrolment,
     ) -> None:
         self._users = users
         self._hasher = hasher
@@ -40,6 +46,7 @@ class AccountService:
         self._totp = totp
         self._codes = codes
         self._throttle = throttle
+        self._enrolment = enrolment
 
     async def change_password(
         self,
@@ -51,8 +58,7 @@ class AccountService:
         ip: str | None,
     ) -> None:
         user = await self._get(user_id)
-        if not await self._current_password_ok(user, current_password, ip):
-            raise WrongPassword
+        await self._check_current_password(user, current_password, ip, WrongPassword())
         check_password(new_password, user.username, field="new_password")
         updated = await self._users.set_password_hash(
             user_id, await self._hasher.hash(new_password)
@@ -100,30 +106,36 @@ class AccountService:
         user = await self._get(user_id)
         if not user.totp_enabled:
             raise TotpNotEnabled
-        if not await self._current_password_ok(user, password, ip):
-            raise InvalidCode("the password or the code is wrong")
-        code_ticket = await self._throttle.code_attempt(user.id)
-        if not await self._codes.verify(user, code):
-            raise InvalidCode("the password or the code is wrong")
-        await self._throttle.give_back(code_ticket)
+        refused = InvalidCode("the password or the code is wrong")
+        await self._check_current_password(user, password, ip, refused)
+        async with self._throttle.code_attempt(user.id):
+            if not await self._codes.verify(user, code):
+                raise refused
         await self._publish_and_end_sessions(
             await self._totp.disable(user_id), keep_session=keep_session
         )
 
-    async def _current_password_ok(self, user: User, password: str, ip: str | None) -> bool:
-        """A wrong current password is a failed attempt of that user, like a wrong login (a
-        stolen access token is no way to guess the password at bcrypt speed)."""
-        account = account_of_user(user.id)
-        ticket = await self._throttle.password_attempt(account, ip)
-        try:
+    async def begin_totp_enrolment(
+        self, user_id: int, *, password: str | None, ip: str | None
+    ) -> Enrolment:
+        """Turning a second factor on needs the current password, so that a stolen access
+        token alone cannot lock the owner out by enrolling an authenticator of its own."""
+        user = await self._get(user_id)
+        if not password:
+            raise PasswordMissing
+        await self._check_current_password(user, password, ip, WrongPassword())
+        return await self._enrolment.begin(user.id, user.username)
+
+    async def _check_current_password(
+        self, user: User, password: str, ip: str | None, refused: KeygateError
+    ) -> None:
+        """Raises `refused` for a wrong current password: a failed attempt of that user, like
+        a wrong login (a stolen access token is no way to guess the password at bcrypt
+        speed)."""
+        async with self._throttle.password_attempt(account_of_user(user.id), ip):
             verification = await self._hasher.verify_current(password, user.password_hash)
-        except Unavailable:  # turned away before bcrypt ran: not an attempt
-            await self._throttle.give_back(ticket)
-            raise
-        if not verification.is_valid:
-            return False
-        await self._throttle.give_back(ticket)
-        return True
+            if not verification.is_valid:
+                raise refused
 
     async def _get(self, user_id: int) -> User:
         user = await self._users.get(user_id)

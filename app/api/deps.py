@@ -9,15 +9,16 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from app.accounts.registration import Registration
 from app.accounts.service import AccountService
-from app.api.client import client_ip, client_of
+from app.api.client import client_ip, origin_of
 from app.core.db import Database
 from app.core.errors import InsufficientScope
 from app.core.redis import RedisGuard
 from app.core.settings import Settings
 from app.login.authenticator import Authenticator, Principal
+from app.login.request_origin import RequestOrigin
 from app.mfa.enrolment import TotpEnrolment
-from app.oauth.grants import Client, GrantService
 from app.oauth.introspection import Introspector
+from app.oauth.registry import GrantRegistry
 from app.ops.metrics import Metrics
 from app.products.repository import ProductRepository
 from app.sessions.service import SessionService
@@ -105,8 +106,8 @@ def get_sessions(request: Request) -> SessionService:
     return sessions
 
 
-def get_grants(request: Request) -> GrantService:
-    grants: GrantService = _services(request).grants
+def get_grants(request: Request) -> GrantRegistry:
+    grants: GrantRegistry = _services(request).grants
     return grants
 
 
@@ -140,8 +141,8 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
-def get_client(request: Request) -> Client:
-    return client_of(request, _services(request).trusted_proxies)
+def get_origin(request: Request) -> RequestOrigin:
+    return origin_of(request, _services(request).trusted_proxies)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -150,14 +151,14 @@ Accounts = Annotated[AccountService, Depends(get_accounts)]
 Registrations = Annotated[Registration, Depends(get_registration)]
 Products = Annotated[ProductRepository, Depends(get_products)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
-Grants = Annotated[GrantService, Depends(get_grants)]
+Grants = Annotated[GrantRegistry, Depends(get_grants)]
 Codec = Annotated[TokenCodec, Depends(get_codec)]
 IntrospectorDep = Annotated[Introspector, Depends(get_introspector)]
 Enrolment = Annotated[TotpEnrolment, Depends(get_enrolment)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RedisGuardDep = Annotated[RedisGuard, Depends(get_redis_guard)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-ClientDep = Annotated[Client, Depends(get_client)]
+Origin = Annotated[RequestOrigin, Depends(get_origin)]
 
 Authenticated = Annotated[Principal, Security(authenticate)]
 Me = Annotated[Principal, Security(authenticate, scopes=[Scope.ME])]

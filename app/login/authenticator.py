@@ -12,7 +12,7 @@ from app.authcache.directory import AuthDirectory, Source
 from app.core.clock import Clock
 from app.core.errors import InvalidToken, MissingCredentials
 from app.login.basic_verifier import BasicVerifierCache
-from app.login.password_check import LoginAttempt, PasswordCheck
+from app.login.password_check import LoginAttempt, PasswordCheck, PasswordRefused
 from app.tokens.codec import TokenCodec
 from app.users.model import User
 
@@ -106,12 +106,15 @@ class Authenticator:
         throttled like /token attempts, so Basic is no way around the lockout. Basic cannot
         carry a second factor: a TOTP user's right password stays a counted attempt here (no
         oracle for it)."""
-        checked = await self._passwords.verify(attempt, password, ip)
-        if checked is None or checked.user.totp_enabled:
-            raise InvalidToken
-        await self._passwords.logged_in(attempt, checked, ip)
-        self._basic_verifier.remember(attempt.username, password, checked.user.password_hash)
-        return checked.user
+        try:
+            async with self._passwords.checked(attempt, password, ip) as user:
+                if user.totp_enabled:
+                    raise InvalidToken
+        except PasswordRefused as exc:
+            raise InvalidToken from exc
+        await self._passwords.logged_in(attempt, ip)
+        self._basic_verifier.remember(attempt.username, password, user.password_hash)
+        return user
 
 
 def _decode_basic(credentials: str) -> tuple[str, str]:

@@ -25,7 +25,9 @@ def password_form(username: str = "alice", password: str = DEFAULT_PASSWORD) -> 
 
 async def enable_totp(client, tokens: Login, clock: MovableClock) -> pyotp.TOTP:
     """Enrols and confirms TOTP for the signed-in user; returns their authenticator."""
-    enrolment = await client.post("/users/me/totp", headers=tokens.headers)
+    enrolment = await client.post(
+        "/users/me/totp", headers=tokens.headers, json={"password": DEFAULT_PASSWORD}
+    )
     assert enrolment.status_code == 201, enrolment.text
     secret = enrolment.json()["secret"]
     code = pyotp.TOTP(secret).at(clock())

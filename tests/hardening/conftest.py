@@ -19,6 +19,7 @@ from tests.clock import MovableClock
 from tests.conftest import (
     RunningApp,
     make_settings,
+    no_cookies,
     running_app,
 )
 from tests.factories import DEFAULT_PASSWORD
@@ -50,7 +51,9 @@ def client_at(app: RunningApp, ip: str = TEST_CLIENT) -> httpx.AsyncClient:
     """A client connecting from `ip` that receives an unhandled exception as a 500 response,
     so a test sees which input broke the service instead of a traceback from httpx."""
     transport = httpx.ASGITransport(app=app.asgi, raise_app_exceptions=False, client=(ip, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://keygate.test")
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://keygate.test", cookies=no_cookies()
+    )
 
 
 def password_form(

@@ -92,7 +92,9 @@ class Enabled:
 
 async def enable_totp(client: httpx.AsyncClient, tokens: Login, clock: MovableClock) -> Enabled:
     """Enrols and confirms with the code an authenticator app would show now."""
-    begun = await client.post("/users/me/totp", headers=tokens.headers)
+    begun = await client.post(
+        "/users/me/totp", headers=tokens.headers, json={"password": DEFAULT_PASSWORD}
+    )
     assert begun.status_code == 201, begun.text
     secret = begun.json()["secret"]
     confirmed = await client.post(

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app.api.deps import (
     Accounts,
     Admin,
-    ClientDep,
     Me,
+    Origin,
     Registrations,
     Sessions,
     Users,
@@ -35,13 +35,13 @@ UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post("", status_code=201, responses={403: {}, 409: {}, 429: {}, 503: {}})
-async def register(body: UserCreate, registration: Registrations, client: ClientDep) -> UserOut:
+async def register(body: UserCreate, registration: Registrations, origin: Origin) -> UserOut:
     user = await registration.register(
         username=body.username,
         password=body.password,
         email=body.email,
         full_name=body.full_name,
-        ip=client.ip,
+        ip=origin.ip,
     )
     return UserOut.model_validate(user)
 
@@ -63,14 +63,14 @@ async def update_me(body: UserUpdate, principal: Me, accounts: Accounts) -> User
 
 @router.post("/me/password", status_code=204, responses={400: {}})
 async def change_password(
-    body: PasswordChange, principal: Me, accounts: Accounts, client: ClientDep
+    body: PasswordChange, principal: Me, accounts: Accounts, origin: Origin
 ) -> None:
     await accounts.change_password(
         principal.user_id,
         current_password=body.current_password,
         new_password=body.new_password,
         keep_session=principal.session_id,
-        ip=client.ip,
+        ip=origin.ip,
     )
 
 

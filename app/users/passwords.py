@@ -84,6 +84,9 @@ class Lane:
         except QueueFull:
             raise self._full from None
 
+    def mark(self, queue: str, *, failed: bool) -> None:
+        self._turns.mark(queue, failed=failed)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -151,6 +154,7 @@ class PasswordHasher:
     ) -> Verification:
         if password_hash is None or not password_acceptable(password):
             await self._verify_dummy(lane, queue)
+            lane.mark(queue, failed=True)
             return Verification(is_valid=False, needs_rehash=False)
         try:
             is_valid = await lane.run(self._context.verify, password, password_hash, queue=queue)
@@ -161,6 +165,7 @@ class PasswordHasher:
             # A hash cheaper than BCRYPT_ROUNDS (or none at all) would refuse faster than
             # an unknown user: the refusal pays the full cost too.
             await self._verify_dummy(lane, queue)
+        lane.mark(queue, failed=not is_valid)
         return Verification(is_valid, is_valid and cheaper)
 
     async def _verify_dummy(self, lane: Lane, queue: str) -> None:

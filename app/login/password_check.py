@@ -75,6 +75,12 @@ class PasswordCheck:
             account = account_of_name(found.folded_name or username.lower())
         return LoginAttempt(username, account, found)
 
+    async def device_of(self, attempt: LoginAttempt, device_token: str | None) -> str | None:
+        """The device whose window counts this attempt: `device_token`'s, when it is a live
+        device token of the user the name finds (else None, looked up all the same)."""
+        user = attempt.found.user
+        return await self._devices.device_of(device_token, user.id if user else None)
+
     @asynccontextmanager
     async def checked(
         self,
@@ -82,14 +88,14 @@ class PasswordCheck:
         password: str,
         ip: str | None,
         *,
-        device_token: str | None = None,
+        device: str | None = None,
     ) -> AsyncIterator[User]:
         """Yields the user whose password this is, for the caller's further checks (a second
-        factor) to run inside the attempt: leaving the block normally gives the attempt's
+        factor) to run inside the attempt, counted in `device`'s window (from device_of) when
+        one is given: leaving the block normally gives the attempt's
         places back, an exception keeps it counted. Raises PasswordRefused (counted), and
         TooManyAttempts while throttled, whatever the password."""
         user = attempt.found.user
-        device = await self._devices.device_of(device_token, user.id if user else None)
         async with self._throttle.password_attempt(attempt.account, ip, device=device):
             verification = await self._hasher.verify(
                 password, user.password_hash if user else None, queue=address_bucket(ip)

@@ -36,9 +36,10 @@ class PasswordGrant(Grant):
         device_token = request.optional(DEVICE_TOKEN_FIELD)
         ip = request.origin.ip
         attempt = await services.passwords.find(request.required("username"))
+        device = await services.passwords.device_of(attempt, device_token)
         try:
             async with services.passwords.checked(
-                attempt, request.required("password"), ip, device_token=device_token
+                attempt, request.required("password"), ip, device=device
             ) as user:
                 granted = grant_scopes(scope, user.scopes)
                 if user.totp_enabled and otp is not None:
@@ -54,7 +55,7 @@ class PasswordGrant(Grant):
             services.metrics.logins.labels("password", "mfa_required").inc()
             raise MfaRequired(mfa_token)
         await services.passwords.logged_in(attempt, ip)
-        if await services.devices.device_of(device_token, user.id) is None:
+        if device is None:  # this device has no token yet, or one that counts for nothing
             device_token = await services.devices.issue(user.id)
         return await services.start(
             user,

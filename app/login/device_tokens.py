@@ -43,10 +43,15 @@ class DeviceTokens:
             return None
         return digest.hex()
 
-    async def issue(self, user_id: int) -> str:
+    async def issue(self, user_id: int) -> str | None:
+        """A new device token of `user_id`; None while PostgreSQL, which keeps them, cannot be
+        reached (a cached user's login still succeeds, without one)."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         expires_at = self._now() + timedelta(seconds=self._ttl_seconds)
-        await self._repository.add(_digest(token), user_id, expires_at)
+        try:
+            await self._repository.add(_digest(token), user_id, expires_at)
+        except DatabaseUnavailable:
+            return None
         return token
 
     async def delete_expired(self) -> None:

@@ -14,6 +14,14 @@ from app.users.scopes import Scope, parse_scope_param
 KNOWN_SCOPES: Final = frozenset(Scope)
 
 
+def required(form: Mapping[str, str], name: str) -> str:
+    """A parameter the request must carry: missing or empty is invalid_request."""
+    value = form.get(name)
+    if not value:
+        raise InvalidRequest(f"missing parameter '{name}'")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class GrantRequest:
     """One token request: its form (with `device_token` from the cookie when the form had
@@ -23,10 +31,7 @@ class GrantRequest:
     origin: RequestOrigin
 
     def required(self, name: str) -> str:
-        value = self.form.get(name)
-        if not value:
-            raise InvalidRequest(f"missing parameter '{name}'")
-        return value
+        return required(self.form, name)
 
     def optional(self, name: str) -> str | None:
         return self.form.get(name) or None

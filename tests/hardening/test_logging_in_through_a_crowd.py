@@ -26,13 +26,19 @@ USER_LOGINS = 5
 PATIENT_REDIS_SECONDS = 2.0
 
 
-async def test_twenty_concurrent_logins_with_the_right_password_all_succeed(start_app):
+async def app_with_room_for_twenty(start_app):
+    """An app whose login queue holds 20 checks at once, with alice registered."""
     app = await start_app(
         bcrypt_rounds=REALISTIC_ROUNDS,
         login_queue_size=32,
         redis_timeout_seconds=PATIENT_REDIS_SECONDS,
     )
     await make_user(app.services)
+    return app
+
+
+async def test_twenty_concurrent_logins_with_the_right_password_all_succeed(start_app):
+    app = await app_with_room_for_twenty(start_app)
     async with client_at(app) as client:
         responses = await asyncio.gather(
             *(client.post("/token", data=password_form()) for _ in range(20))
@@ -41,12 +47,7 @@ async def test_twenty_concurrent_logins_with_the_right_password_all_succeed(star
 
 
 async def test_concurrent_wrong_passwords_then_the_right_one_is_still_429(start_app):
-    app = await start_app(
-        bcrypt_rounds=REALISTIC_ROUNDS,
-        login_queue_size=32,
-        redis_timeout_seconds=PATIENT_REDIS_SECONDS,
-    )
-    await make_user(app.services)
+    app = await app_with_room_for_twenty(start_app)
     async with client_at(app) as client:
         responses = await asyncio.gather(
             *(client.post("/token", data=password_form("alice", WRONG)) for _ in range(20))

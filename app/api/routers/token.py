@@ -18,10 +18,10 @@ from app.api.deps import (
     SettingsDep,
 )
 from app.api.errors import OAuthErrorRoute
-from app.api.form import form_schema, read_oauth_form, required
+from app.api.form import form_schema, read_oauth_form
 from app.core.errors import InvalidToken
 from app.oauth.errors import NO_STORE
-from app.oauth.grant import GrantRequest
+from app.oauth.grant import GrantRequest, required
 from app.oauth.issuer import IssuedTokens
 from app.oauth.password_grant import DEVICE_TOKEN_FIELD
 from app.oauth.registry import GRANT_TYPES, GRANTS, grant_fields

@@ -14,7 +14,6 @@ from app.core.redis_connection import RedisClient
 from app.login.window import Places, Window
 
 HELD_PLACE_STALE_SECONDS: Final = 60
-STALE: Final = HELD_PLACE_STALE_SECONDS
 TAKEN: Final = 0.0
 HELD_BY_OTHERS: Final = -1.0
 
@@ -71,7 +70,8 @@ class RedisWindows:
         async def run(redis: RedisClient) -> float:
             taken: list[Window] = []
             for window in windows:
-                args: list[str | float] = [now, window.seconds, window.limit, marked, STALE]
+                stale = HELD_PLACE_STALE_SECONDS
+                args: list[str | float] = [now, window.seconds, window.limit, marked, stale]
                 outcome = float(await self._take_script(keys=[window.key], args=args))
                 if outcome != TAKEN:
                     for earlier in taken:

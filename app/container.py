@@ -18,6 +18,9 @@ from app.core.redis import RedisGuard, create_redis
 from app.core.redis_connection import RedisClient
 from app.core.settings import Settings, fernet_keys
 from app.core.smtp_url import parse_smtp_url
+from app.login.device_repository import DeviceTokenRepository
+from app.login.device_tokens import DeviceTokens
+from app.login.failure_repository import FailureRepository
 from app.login.password_check import PasswordCheck
 from app.login.throttle import LoginThrottle
 from app.login.windows import SlidingWindows
@@ -30,8 +33,9 @@ from app.mfa.enrolment import TotpEnrolment
 from app.mfa.repository import TotpRepository
 from app.mfa.totp import SecretCipher
 from app.mfa.verification import CodeVerifier
-from app.oauth.grants import GrantService
 from app.oauth.introspection import Introspector
+from app.oauth.issuer import GrantServices
+from app.oauth.registry import GrantRegistry
 from app.ops.metrics import Metrics
 from app.products.repository import ProductRepository
 from app.recovery.repository import RecoveryTokenRepository
@@ -62,7 +66,8 @@ class Container:
     windows: SlidingWindows
     authenticator: Authenticator
     codec: TokenCodec
-    grants: GrantService
+    grants: GrantRegistry
+    device_tokens: DeviceTokens
     challenges: Challenges
     enrolment: TotpEnrolment
     accounts: AccountService
@@ -110,14 +115,25 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         clock=clock,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
     )
-    windows = SlidingWindows(guard=guard, db=db, clock=clock)
+    windows = SlidingWindows(guard=guard, failures=FailureRepository(db), clock=clock)
     throttle = LoginThrottle(
         windows=windows,
         max_failures=settings.login_max_failures,
         code_max_failures=settings.otp_max_failures,
         window_seconds=settings.login_lockout_seconds,
     )
-    passwords = PasswordCheck(directory=directory, users=users, hasher=hasher, throttle=throttle)
+    device_tokens = DeviceTokens(
+        repository=DeviceTokenRepository(db),
+        clock=clock,
+        ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
+    passwords = PasswordCheck(
+        directory=directory,
+        users=users,
+        hasher=hasher,
+        throttle=throttle,
+        devices=device_tokens,
+    )
     signing_secret = settings.signing_secret()
     totp_keys = settings.totp_encryption_keys
     cipher = (
@@ -129,6 +145,14 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
     codes = CodeVerifier(repository=totp_repository, cipher=cipher, guard=guard, clock=clock)
     challenges = Challenges(
         repository=totp_repository, clock=clock, max_failures=settings.login_max_failures
+    )
+    enrolment = TotpEnrolment(
+        repository=totp_repository,
+        users=users,
+        cipher=cipher,
+        codes=codes,
+        directory=directory,
+        clock=clock,
     )
     codec = TokenCodec(
         keys=load_key_set(settings, signing_secret),
@@ -148,6 +172,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         codes=codes,
         throttle=throttle,
         outbox=outbox,
+        enrolment=enrolment,
     )
     recovery = RecoveryService(
         users=users,
@@ -188,25 +213,22 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
             basic_enabled=settings.basic_auth_enabled,
         ),
         codec=codec,
-        grants=GrantService(
-            directory=directory,
-            passwords=passwords,
-            throttle=throttle,
-            codes=codes,
-            challenges=challenges,
-            sessions=sessions,
-            codec=codec,
-            metrics=metrics,
+        grants=GrantRegistry(
+            GrantServices(
+                directory=directory,
+                passwords=passwords,
+                throttle=throttle,
+                devices=device_tokens,
+                codes=codes,
+                challenges=challenges,
+                sessions=sessions,
+                codec=codec,
+                metrics=metrics,
+            )
         ),
+        device_tokens=device_tokens,
         challenges=challenges,
-        enrolment=TotpEnrolment(
-            repository=totp_repository,
-            users=users,
-            cipher=cipher,
-            codes=codes,
-            directory=directory,
-            clock=clock,
-        ),
+        enrolment=enrolment,
         accounts=accounts,
         registration=Registration(
             users=users,

@@ -35,6 +35,7 @@ async def clean_up_forever(container: Container) -> None:
             await container.challenges.delete_ended()
             await container.invalidations.delete_expired()
             await container.recovery.delete_ended()
+            await container.device_tokens.delete_expired()
             settings = container.settings
             await container.windows.delete_expired(
                 max(settings.login_lockout_seconds, settings.registration_window_seconds)

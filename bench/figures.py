@@ -16,6 +16,7 @@ RATIO_TARGETS: Final = {
     "products": 0.5,
     "login": 0.85,
     "flood_login": 0.8,
+    "crowd_login": 0.8,
     "storm_bearer": 0.40,
     "scale_bearer": 0.90,
     "scale_login": 0.90,
@@ -62,6 +63,9 @@ FIGURES: Final = {
     "login": Figure("POST /token, password grant, cost 12", "req/s", "raw_bcrypt"),
     "flood_login": Figure("login during a registration flood (32 connections)", "req/s", "login"),
     "flood_registrations": Figure("registrations a second in that flood", "req/s"),
+    "crowd_login": Figure(
+        "login while failing logins from 5 addresses fill the queue", "req/s", "login"
+    ),
     "storm_bearer": Figure("bearer during a login storm (64 connections)", "req/s", "bearer"),
     "storm_health_p99": Figure("GET /health p99 during the storm", "ms"),
     "storm_login_p99": Figure("POST /token p99 during the storm", "ms"),

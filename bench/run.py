@@ -48,6 +48,8 @@ HTTP_CONNECTIONS: Final = 64  # as the held-out speed check of issue 15
 LOGIN_CONNECTIONS: Final = 8  # enough to keep every bcrypt thread of both workers busy
 STORM_CONNECTIONS: Final = 64
 FLOOD_CONNECTIONS: Final = 32  # registrations at once, all from 127.0.0.1
+# Failing logins at once from 5 addresses: more than their share of both workers' queues.
+CROWD_CONNECTIONS: Final = 120
 # The flood's server admits this many registrations per address (the default, 20 an hour,
 # would turn the flood away with 429 before it costs anything).
 FLOOD_REGISTRATIONS_PER_ADDRESS: Final = 10_000_000
@@ -314,6 +316,7 @@ class Bench:
             print(f"  {'raw_bcrypt':<18} {verifies:.1f} verifies/s")
             self.measure("login", self.login_load(self.profile.login))
             self.flood(run)
+            self.crowd(run)
 
     def flood(self, run: int) -> None:
         """The same logins while FLOOD_CONNECTIONS clients register new users nonstop."""
@@ -332,6 +335,28 @@ class Bench:
             f"{logins.good_per_second:,.1f} req/s, p99 {logins.p99_ms:,.1f} ms, "
             f"{registered:,.1f} registrations/s "
             f"(statuses: {dict(sorted(flood.statuses.items()))})",
+            logins,
+        )
+
+    def crowd(self, run: int) -> None:
+        """The same logins while CROWD_CONNECTIONS failing logins from 5 addresses keep the
+        login queue full (docs/contract.md, Hardening: a user cannot be crowded out)."""
+        crowd = Load(
+            self.server.url + "/token",
+            self.profile.login,
+            CROWD_CONNECTIONS,
+            script="crowd.lua",
+            script_args=(f"198.18.{run}.",),
+            timeout_seconds=LOGIN_TIMEOUT_SECONDS,
+        )
+        logins, failing = self.run(self.login_load(self.profile.login), crowd)
+        self.results.add("crowd_login", logins.good_per_second, logins.p99_ms)
+        other_statuses = sum(n for s, n in logins.statuses.items() if s != 200)
+        self.results.add_errors("crowd_login", other_statuses + logins.socket_errors)
+        show(
+            "crowd_login",
+            f"{logins.good_per_second:,.1f} req/s, p99 {logins.p99_ms:,.1f} ms "
+            f"(crowd statuses: {dict(sorted(failing.statuses.items()))})",
             logins,
         )
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +49,7 @@ TEST_REDIS_URL = os.environ.get("KEYGATE_TEST_REDIS_URL", "redis://127.0.0.1:637
 TABLES = (
     "mail_outbox",
     "recovery_tokens",
+    "device_tokens",
     "login_failures",
     "mfa_challenges",
     "totp_recovery_codes",
@@ -123,7 +125,15 @@ class RunningApp:
 
     def client(self, ip: str = "203.0.113.7") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.asgi, client=(ip, 40000))
-        return httpx.AsyncClient(transport=transport, base_url="http://keygate.test")
+        return httpx.AsyncClient(
+            transport=transport, base_url="http://keygate.test", cookies=no_cookies()
+        )
+
+
+def no_cookies() -> CookieJar:
+    """A jar that keeps nothing: the test clients are API clients that send what each test
+    says, and the session's one client must not carry a device cookie from test to test."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 @asynccontextmanager

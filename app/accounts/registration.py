@@ -11,11 +11,12 @@ Concurrent registrations of one name still get one 201."""
 from typing import Final
 
 from app.authcache.directory import AuthDirectory
-from app.authcache.keys import registrations_from_address_key
 from app.core.client_address import address_bucket
 from app.core.clock import Clock
 from app.core.errors import Forbidden
-from app.login.windows import SlidingWindows, Window
+from app.login.keys import registrations_from_address_key
+from app.login.window import Window
+from app.login.windows import SlidingWindows
 from app.users.model import User
 from app.users.passwords import PasswordHasher
 from app.users.repository import UsernameTaken, UserRepository

@@ -5,9 +5,10 @@ worker from the next request."""
 import uuid
 
 from app.authcache.directory import AuthDirectory
-from app.core.errors import NotFound, Rejected, Unavailable
+from app.core.errors import KeygateError, NotFound, Rejected
 from app.login.throttle import LoginThrottle, account_of_user
 from app.mail.outbox import MailKind, MailOutbox, NewEntry
+from app.mfa.enrolment import Enrolment, TotpEnrolment
 from app.mfa.errors import InvalidCode, TotpNotEnabled
 from app.mfa.repository import TotpRepository
 from app.mfa.verification import CodeVerifier
@@ -22,8 +23,8 @@ class WrongPassword(Rejected):
     message = "the current password is wrong"
 
 
-class PasswordNeeded(Rejected):
-    message = "changing the email address needs current_password"
+class PasswordMissing(Rejected):
+    message = "the current password is required"
 
 
 class AccountService:
@@ -38,6 +39,7 @@ class AccountService:
         codes: CodeVerifier,
         throttle: LoginThrottle,
         outbox: MailOutbox,
+        enrolment: TotpEnrolment,
     ) -> None:
         self._users = users
         self._hasher = hasher
@@ -47,6 +49,7 @@ class AccountService:
         self._codes = codes
         self._throttle = throttle
         self._outbox = outbox
+        self._enrolment = enrolment
 
     async def change_password(
         self,
@@ -58,8 +61,7 @@ class AccountService:
         ip: str | None,
     ) -> None:
         user = await self._get(user_id)
-        if not await self._current_password_ok(user, current_password, ip):
-            raise WrongPassword
+        await self._check_current_password(user, current_password, ip, WrongPassword())
         check_password(new_password, user.username, field="new_password")
         updated = await self._users.set_password_hash(
             user_id, await self._hasher.hash(new_password)
@@ -99,9 +101,8 @@ class AccountService:
                 del changes["email"]
             else:
                 if current_password is None:
-                    raise PasswordNeeded
-                if not await self._current_password_ok(user, current_password, ip):
-                    raise WrongPassword
+                    raise PasswordMissing
+                await self._check_current_password(user, current_password, ip, WrongPassword())
                 if user.email is not None and user.email_verified:
                     notice = NewEntry(MailKind.EMAIL_CHANGED, user_id=user.id, recipient=user.email)
                     self._outbox.require_enabled()  # refused, not made silently
@@ -137,12 +138,11 @@ class AccountService:
         user = await self._get(user_id)
         if not user.totp_enabled:
             raise TotpNotEnabled
-        if not await self._current_password_ok(user, password, ip):
-            raise InvalidCode("the password or the code is wrong")
-        code_ticket = await self._throttle.code_attempt(user.id)
-        if not await self._codes.verify(user, code):
-            raise InvalidCode("the password or the code is wrong")
-        await self._throttle.give_back(code_ticket)
+        refused = InvalidCode("the password or the code is wrong")
+        await self._check_current_password(user, password, ip, refused)
+        async with self._throttle.code_attempt(user.id):
+            if not await self._codes.verify(user, code):
+                raise refused
         await self._publish_and_end_sessions(
             await self._totp.disable(user_id), keep_session=keep_session
         )
@@ -160,20 +160,27 @@ class AccountService:
         await self._publish_and_end_sessions(updated, keep_session=None)
         return updated
 
-    async def _current_password_ok(self, user: User, password: str, ip: str | None) -> bool:
-        """A wrong current password is a failed attempt of that user, like a wrong login (a
-        stolen access token is no way to guess the password at bcrypt speed)."""
-        account = account_of_user(user.id)
-        ticket = await self._throttle.password_attempt(account, ip)
-        try:
+    async def begin_totp_enrolment(
+        self, user_id: int, *, password: str | None, ip: str | None
+    ) -> Enrolment:
+        """Turning a second factor on needs the current password, so that a stolen access
+        token alone cannot lock the owner out by enrolling an authenticator of its own."""
+        user = await self._get(user_id)
+        if not password:
+            raise PasswordMissing
+        await self._check_current_password(user, password, ip, WrongPassword())
+        return await self._enrolment.begin(user.id, user.username)
+
+    async def _check_current_password(
+        self, user: User, password: str, ip: str | None, refused: KeygateError
+    ) -> None:
+        """Raises `refused` for a wrong current password: a failed attempt of that user, like
+        a wrong login (a stolen access token is no way to guess the password at bcrypt
+        speed)."""
+        async with self._throttle.password_attempt(account_of_user(user.id), ip):
             verification = await self._hasher.verify_current(password, user.password_hash)
-        except Unavailable:  # turned away before bcrypt ran: not an attempt
-            await self._throttle.give_back(ticket)
-            raise
-        if not verification.is_valid:
-            return False
-        await self._throttle.give_back(ticket)
-        return True
+            if not verification.is_valid:
+                raise refused
 
     async def _get(self, user_id: int) -> User:
         user = await self._users.get(user_id)

@@ -4,7 +4,7 @@ user agent, as the services want them."""
 from starlette.requests import HTTPConnection
 
 from app.core.client_address import Network, client_address
-from app.oauth.grants import Client
+from app.login.request_origin import RequestOrigin
 
 
 def client_ip(connection: HTTPConnection, trusted: tuple[Network, ...]) -> str | None:
@@ -12,7 +12,7 @@ def client_ip(connection: HTTPConnection, trusted: tuple[Network, ...]) -> str |
     return client_address(peer, connection.headers.getlist("x-forwarded-for"), trusted)
 
 
-def client_of(connection: HTTPConnection, trusted: tuple[Network, ...]) -> Client:
-    return Client(
+def origin_of(connection: HTTPConnection, trusted: tuple[Network, ...]) -> RequestOrigin:
+    return RequestOrigin(
         ip=client_ip(connection, trusted), user_agent=connection.headers.get("user-agent")
     )

@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from app.accounts.registration import Registration
 from app.accounts.service import AccountService
-from app.api.client import client_ip, client_of
+from app.api.client import client_ip, origin_of
 from app.api.server_timing import auth_timing
 from app.authentication.authenticator import Authenticator
 from app.authentication.principal import Principal
@@ -17,9 +17,10 @@ from app.core.db import Database
 from app.core.errors import InsufficientScope
 from app.core.redis import RedisGuard
 from app.core.settings import Settings
+from app.login.request_origin import RequestOrigin
 from app.mfa.enrolment import TotpEnrolment
-from app.oauth.grants import Client, GrantService
 from app.oauth.introspection import Introspector
+from app.oauth.registry import GrantRegistry
 from app.ops.metrics import Metrics
 from app.products.repository import ProductRepository
 from app.recovery.service import RecoveryService
@@ -98,8 +99,8 @@ async def get_sessions(request: Request) -> SessionService:
     return sessions
 
 
-async def get_grants(request: Request) -> GrantService:
-    grants: GrantService = _services(request).grants
+async def get_grants(request: Request) -> GrantRegistry:
+    grants: GrantRegistry = _services(request).grants
     return grants
 
 
@@ -138,8 +139,8 @@ async def get_recovery(request: Request) -> RecoveryService:
     return recovery
 
 
-async def get_client(request: Request) -> Client:
-    return client_of(request, _services(request).trusted_proxies)
+async def get_origin(request: Request) -> RequestOrigin:
+    return origin_of(request, _services(request).trusted_proxies)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -148,14 +149,14 @@ Accounts = Annotated[AccountService, Depends(get_accounts)]
 Registrations = Annotated[Registration, Depends(get_registration)]
 Products = Annotated[ProductRepository, Depends(get_products)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
-Grants = Annotated[GrantService, Depends(get_grants)]
+Grants = Annotated[GrantRegistry, Depends(get_grants)]
 Codec = Annotated[TokenCodec, Depends(get_codec)]
 IntrospectorDep = Annotated[Introspector, Depends(get_introspector)]
 Enrolment = Annotated[TotpEnrolment, Depends(get_enrolment)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RedisGuardDep = Annotated[RedisGuard, Depends(get_redis_guard)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-ClientDep = Annotated[Client, Depends(get_client)]
+Origin = Annotated[RequestOrigin, Depends(get_origin)]
 Recovery = Annotated[RecoveryService, Depends(get_recovery)]
 
 Authenticated = Annotated[Principal, Security(authenticate)]

@@ -1,12 +1,18 @@
-"""How domain errors answer outside /token: {"detail": ...} with the status and headers
-each meaning calls for (RFC 6750 challenges, Retry-After). Registered once on the app."""
+"""How domain errors answer: {"detail": ...} with the status and headers each meaning calls
+for (RFC 6750 challenges, Retry-After), registered once on the app; and, for what the token
+routes' endpoints raise, RFC 6749 error bodies (OAuthErrorRoute, the one map being
+app/oauth/errors.py)."""
 
-from typing import Final, cast
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from app.core.errors import (
     Conflict,
@@ -22,6 +28,7 @@ from app.core.errors import (
     TooManyAttempts,
     Unavailable,
 )
+from app.oauth.errors import oauth_error
 
 FASTAPI_BODY_PARSE_ERROR: Final = "There was an error parsing the body"
 
@@ -97,3 +104,30 @@ def register_error_renderers(app: FastAPI) -> None:
     app.add_exception_handler(KeygateError, _render_domain_error)
     app.add_exception_handler(RequestValidationError, _render_validation_error)
     app.add_exception_handler(StarletteHTTPException, _render_http_error)
+
+
+Endpoint = Callable[..., Coroutine[Any, Any, Response]]
+
+
+class OAuthErrorRoute(APIRoute):
+    """A route of the token endpoints (RFC 6749 §5.2, RFC 7009, RFC 7662): a domain error its
+    endpoint raises that is an OAuth error answers as `{"error", "error_description"}` with
+    `Cache-Control: no-store`. Errors of its dependencies (authenticating the caller) and
+    every other error answer like everywhere else."""
+
+    def __init__(self, path: str, endpoint: Endpoint, **kwargs: Any) -> None:
+        super().__init__(path, _answering_oauth_errors(endpoint), **kwargs)
+
+
+def _answering_oauth_errors(endpoint: Endpoint) -> Endpoint:
+    @functools.wraps(endpoint)  # FastAPI reads the endpoint's own signature through this
+    async def answering(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return await endpoint(*args, **kwargs)
+        except KeygateError as exc:
+            error = oauth_error(exc)
+            if error is None:
+                raise
+            return JSONResponse(error.body, error.status_code, headers=error.headers)
+
+    return answering

@@ -38,13 +38,6 @@ async def read_oauth_form(request: Request) -> dict[str, str]:
     return form
 
 
-def required(form: dict[str, str], name: str) -> str:
-    value = form.get(name)
-    if not value:
-        raise InvalidRequest(f"missing parameter '{name}'")
-    return value
-
-
 def form_schema(properties: dict[str, Any], required_fields: list[str]) -> dict[str, Any]:
     """The OpenAPI requestBody of a form read by hand, so /docs still shows its fields."""
     return {

@@ -1,4 +1,4 @@
-"""Every Redis key keygate uses, in one place (all prefixed `kg:`).
+"""Redis keys of the auth cache, the second factor and the session journal (prefix `kg:`).
 
 Auth cache (app/authcache/cache.py), each for AUTH_CACHE_TTL_SECONDS:
 - `{u<id>}:user` and `login:<lower(username)>`: the User that login and the security
@@ -9,15 +9,8 @@ A user's entry and their sessions' share the hash tag `{u<id>}`: the bearer path
 and a session in one MGET, which a Redis Cluster allows only within one hash slot. Every other
 operation on several keys is split per slot (non-transactional pipelines, DEL, SCAN) or takes
 one key per Lua call.
-Throttling (app/login/throttle.py, app/login/windows.py), sorted sets of attempt times:
-- `fail:ua:<account>:<address>`, `fail:u:<account>`, `fail:a:<address>`: password attempts,
-  LOGIN_LOCKOUT_SECONDS; `<account>` is `user:<id>` for an account whatever its spelling,
-  else the name as PostgreSQL folds it, or a digest of a name no username can be;
-  `<address>` an IPv4 address or an IPv6 /64;
-- `fail:otp:<user id>`: second-factor attempts, LOGIN_LOCKOUT_SECONDS;
-- `reg:<address>`: registrations, REGISTRATION_WINDOW_SECONDS.
-- `recovery:a:<address>`, `recovery:u:<user id>`: recovery and verification requests from
-  an address, and messages to an account, RECOVERY_WINDOW_SECONDS (app/recovery/service.py).
+The throttle's windows (`fail:*`, `reg:*`) are named beside the throttle, in
+app/login/keys.py.
 Second factor (app/mfa/verification.py):
 - `totp-step:<user id>`: the last TOTP time step used, a little longer than the drift window.
 Sessions started while PostgreSQL was down: `journalled-sessions`, named and kept by the
@@ -51,34 +44,6 @@ def session_key(user_id: int, session_id: uuid.UUID) -> str:
 
 def totp_step_key(user_id: int) -> str:
     return f"{PREFIX}totp-step:{user_id}"
-
-
-def failures_of_account_from_address_key(account: str, address: str) -> str:
-    return f"{PREFIX}fail:ua:{account}:{address}"
-
-
-def failures_of_account_key(account: str) -> str:
-    return f"{PREFIX}fail:u:{account}"
-
-
-def failures_from_address_key(address: str) -> str:
-    return f"{PREFIX}fail:a:{address}"
-
-
-def code_failures_key(user_id: int) -> str:
-    return f"{PREFIX}fail:otp:{user_id}"
-
-
-def registrations_from_address_key(address: str) -> str:
-    return f"{PREFIX}reg:{address}"
-
-
-def recovery_requests_from_address_key(address: str) -> str:
-    return f"{PREFIX}recovery:a:{address}"
-
-
-def recovery_messages_to_account_key(user_id: int) -> str:
-    return f"{PREFIX}recovery:u:{user_id}"
 
 
 def keys_of(users: list[tuple[int, str]], sessions: list[tuple[int, uuid.UUID]]) -> list[str]:

@@ -8,7 +8,7 @@ from app.authentication.principal import Principal
 from app.authentication.transports import UsernamePassword
 from app.authentication.verified_passwords import VerifiedPasswords
 from app.core.errors import InvalidBasicCredentials
-from app.login.password_check import LoginAttempt, PasswordCheck
+from app.login.password_check import LoginAttempt, PasswordCheck, PasswordRefused
 from app.users.model import User
 
 ClientIp = Callable[[], str | None]
@@ -48,9 +48,12 @@ class PasswordStrategy:
         """Only a pair bcrypt has not accepted before can be a guess: those are checked and
         throttled like /token attempts. A TOTP user's right password stays a counted attempt
         here (no oracle for it)."""
-        checked = await self._passwords.verify(attempt, password, ip)
-        if checked is None or checked.user.totp_enabled:
-            raise InvalidBasicCredentials
-        await self._passwords.logged_in(attempt, checked, ip)
-        self.verified.remember(attempt.username, password, checked.user.password_hash)
-        return checked.user
+        try:
+            async with self._passwords.checked(attempt, password, ip) as user:
+                if user.totp_enabled:
+                    raise InvalidBasicCredentials
+        except PasswordRefused as exc:
+            raise InvalidBasicCredentials from exc
+        await self._passwords.logged_in(attempt, ip)
+        self.verified.remember(attempt.username, password, user.password_hash)
+        return user

@@ -1,17 +1,21 @@
 """THE password check, shared by the password grant and HTTP Basic: normalise the name, look
-the user up (cache first), count the attempt in the account's throttling windows before the
-check, run bcrypt off the event loop, and re-hash a hash cheaper than BCRYPT_ROUNDS."""
+the user up (cache first), count the attempt in the account's throttling windows (or its
+device's) before the check, run bcrypt off the event loop in the client address's turn of the
+login queue, and re-hash a hash cheaper than BCRYPT_ROUNDS."""
 
 import hashlib
 import re
 import unicodedata
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
 
 from app.authcache.directory import AuthDirectory, Lookup
-from app.core.errors import Unavailable
+from app.core.client_address import address_bucket
+from app.core.errors import KeygateError
+from app.login.device_tokens import DeviceTokens
 from app.login.throttle import LoginThrottle, account_of_name, account_of_user
-from app.login.windows import Ticket
 from app.users.model import User
 from app.users.passwords import PasswordHasher
 from app.users.repository import UserRepository
@@ -23,17 +27,18 @@ MAX_USERNAME_CHARS: Final = 50
 _NOT_IN_ANY_USERNAME = re.compile(r"[\x00-\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x9f\s]")
 
 
+class PasswordRefused(KeygateError):
+    """An unknown name, a wrong password or an inactive user: one failed attempt. Each caller
+    answers it in its own protocol's words."""
+
+    message = "invalid username or password"
+
+
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
     username: str  # as normalised
     account: str  # the throttling identity: one per account, whatever the spelling
     found: Lookup
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedPassword:
-    user: User
-    ticket: Ticket  # the attempt's places in the throttle: given back when the login succeeds
 
 
 def could_be_username(name: str) -> bool:
@@ -48,11 +53,13 @@ class PasswordCheck:
         users: UserRepository,
         hasher: PasswordHasher,
         throttle: LoginThrottle,
+        devices: DeviceTokens,
     ) -> None:
         self._directory = directory
         self._users = users
         self._hasher = hasher
         self._throttle = throttle
+        self._devices = devices
 
     async def find(self, username: str) -> LoginAttempt:
         """NFKC folds look-alike forms (full-width letters, ligatures) as registration did. A
@@ -68,31 +75,41 @@ class PasswordCheck:
             account = account_of_name(found.folded_name or username.lower())
         return LoginAttempt(username, account, found)
 
-    async def verify(
-        self, attempt: LoginAttempt, password: str, ip: str | None
-    ) -> CheckedPassword | None:
-        """The user, or None for an unknown name, a wrong password or an inactive user: one
-        failed attempt, counted. Raises TooManyAttempts while throttled, whatever the
-        password: the attempt is counted before bcrypt runs."""
-        ticket = await self._throttle.password_attempt(attempt.account, ip)
+    async def device_of(self, attempt: LoginAttempt, device_token: str | None) -> str | None:
+        """The device whose window counts this attempt: `device_token`'s, when it is a live
+        device token of the user the name finds (else None, looked up all the same)."""
         user = attempt.found.user
-        try:
-            verification = await self._hasher.verify(password, user.password_hash if user else None)
-        except Unavailable:  # turned away before bcrypt ran (the login queue is full)
-            await self._throttle.give_back(ticket)
-            raise
-        if user is None or not verification.is_valid or not user.is_active:
-            return None
-        if verification.needs_rehash:
-            user = await self._rehash(user, password)
-        return CheckedPassword(user, ticket)
+        return await self._devices.device_of(device_token, user.id if user else None)
 
-    async def logged_in(
-        self, attempt: LoginAttempt, checked: CheckedPassword, ip: str | None
-    ) -> None:
-        """The login succeeded (second factor included): its attempt is given back and the
-        account's window for that address is cleared."""
-        await self._throttle.logged_in(checked.ticket, attempt.account, ip)
+    @asynccontextmanager
+    async def checked(
+        self,
+        attempt: LoginAttempt,
+        password: str,
+        ip: str | None,
+        *,
+        device: str | None = None,
+    ) -> AsyncIterator[User]:
+        """Yields the user whose password this is, for the caller's further checks (a second
+        factor) to run inside the attempt, counted in `device`'s window (from device_of) when
+        one is given: leaving the block normally gives the attempt's
+        places back, an exception keeps it counted. Raises PasswordRefused (counted), and
+        TooManyAttempts while throttled, whatever the password."""
+        user = attempt.found.user
+        async with self._throttle.password_attempt(attempt.account, ip, device=device):
+            verification = await self._hasher.verify(
+                password, user.password_hash if user else None, queue=address_bucket(ip)
+            )
+            if user is None or not verification.is_valid or not user.is_active:
+                raise PasswordRefused
+            if verification.needs_rehash:
+                user = await self._rehash(user, password)
+            yield user
+
+    async def logged_in(self, attempt: LoginAttempt, ip: str | None) -> None:
+        """The login succeeded (second factor included): the account's window for that
+        address starts afresh."""
+        await self._throttle.logged_in(attempt.account, ip)
 
     async def _rehash(self, user: User, password: str) -> User:
         """A hash below the current cost is replaced at the current cost (docs/contract.md,

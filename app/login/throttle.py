@@ -6,21 +6,33 @@ Password attempts count in three windows of LOGIN_LOCKOUT_SECONDS:
   (high enough that an attacker cannot cheaply lock a user out everywhere);
 - one address across accounts: ADDRESS_FACTOR times that, against credential stuffing
   (ten failures over different usernames never trip it).
-Second-factor codes of one user count in one more window, OTP_MAX_FAILURES, over every
-address and mfa_token. An account is one window whatever its spelling: its user id when the
-name finds it, else the name as PostgreSQL folds it (so a 429 tells nothing about which names
-exist). Every attempt is counted before it is checked (app/login/windows.py)."""
+An attempt that brings a device token of the account counts in that device's own window
+instead (LOGIN_MAX_FAILURES), so failures from elsewhere never lock out a device that logged in
+before; once that window is full the token is ignored. Second-factor codes of one user count
+in one more window, OTP_MAX_FAILURES, over every address and mfa_token. An account is one
+window whatever its spelling: its user id when the name finds it, else the name as PostgreSQL
+folds it (so a 429 tells nothing about which names exist).
 
+Every attempt is one `async with throttle.password_attempt(...)`: places are taken (waiting
+for attempts still being checked) before the check runs inside the block; leaving the block
+normally is a success and gives them back, an exception is a failure and keeps them counted,
+except Unavailable and TooManyAttempts (the check never ran)."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final
 
-from app.authcache.keys import (
+from app.core.client_address import address_bucket
+from app.core.errors import TooManyAttempts, Unavailable
+from app.login.keys import (
     code_failures_key,
     failures_from_address_key,
     failures_of_account_from_address_key,
     failures_of_account_key,
+    failures_of_device_key,
 )
-from app.core.client_address import address_bucket
-from app.login.windows import SlidingWindows, Ticket, Window
+from app.login.window import Window
+from app.login.windows import SlidingWindows
 
 USERNAME_FACTOR: Final = 20
 ADDRESS_FACTOR: Final = 10
@@ -61,23 +73,49 @@ class LoginThrottle:
             ),
         ]
 
-    async def password_attempt(self, account: str, ip: str | None) -> Ticket:
-        """Counts a password check about to run; TooManyAttempts while a window is full,
-        whatever the password."""
-        return await self._windows.take(self._password_windows(account, ip))
+    def password_attempt(
+        self, account: str, ip: str | None, *, device: str | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """A password check about to run, counted in the account's and the address's windows,
+        or in the window of `device` (a device token's digest, known to belong to the account)
+        while that one has room. Raises TooManyAttempts while a window holds
+        LOGIN_MAX_FAILURES failures, whatever the password."""
+        return self._attempt(self._password_windows(account, ip), device=device)
 
-    async def code_attempt(self, user_id: int) -> Ticket:
-        """Counts a second-factor check about to run; TooManyAttempts past OTP_MAX_FAILURES."""
+    def code_attempt(self, user_id: int) -> AbstractAsyncContextManager[None]:
+        """A second-factor check about to run; TooManyAttempts past OTP_MAX_FAILURES."""
         window = Window(code_failures_key(user_id), self._code_max_failures, self._window_seconds)
-        return await self._windows.take([window])
+        return self._attempt([window])
 
-    async def give_back(self, ticket: Ticket) -> None:
-        """A success (or an attempt that was not checked after all) frees its places."""
-        await self._windows.give_back(ticket)
+    @asynccontextmanager
+    async def _attempt(
+        self, windows: Sequence[Window], *, device: str | None = None
+    ) -> AsyncIterator[None]:
+        places = None
+        if device is not None:
+            device_window = Window(
+                failures_of_device_key(device), self._max_failures, self._window_seconds
+            )
+            try:
+                places = await self._windows.hold([device_window])
+            except TooManyAttempts:  # a device past its limit is a device like any other
+                places = None
+        if places is None:
+            places = await self._windows.hold(windows)
+        try:
+            yield
+        except (Unavailable, TooManyAttempts):
+            # Turned away before the check ran (a full login queue, or a nested attempt that
+            # was throttled): not an attempt.
+            await self._windows.give_back(places)
+            raise
+        except BaseException:
+            await self._windows.settle_as_failed(places)
+            raise
+        await self._windows.give_back(places)
 
-    async def logged_in(self, ticket: Ticket, account: str, ip: str | None) -> None:
-        """A login gives its places back and clears that account's window for that address."""
-        await self._windows.give_back(ticket)
+    async def logged_in(self, account: str, ip: str | None) -> None:
+        """A whole login succeeded: that account's window for that address starts afresh."""
         await self._windows.forget(self._password_windows(account, ip)[0].key)
 
     async def unlock(self, user_id: int) -> None:

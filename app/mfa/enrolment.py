@@ -1,5 +1,6 @@
 """TOTP enrolment: a pending secret, then a confirming code turns TOTP on and hands out the
-recovery codes."""
+recovery codes. Beginning one needs the current password, which the caller has checked
+(AccountService.begin_totp_enrolment counts it like a login attempt)."""
 
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class TotpEnrolment:
         self._clock = clock
 
     async def begin(self, user_id: int, username: str) -> Enrolment:
+        """Only once the user's current password was checked."""
         secret = totp.new_secret()
         if not await self._repository.set_pending_secret(user_id, self._cipher.encrypt(secret)):
             raise TotpAlreadyEnabled

@@ -13,15 +13,13 @@ from typing import Final
 
 from app.accounts.service import AccountService
 from app.authcache.directory import AuthDirectory
-from app.authcache.keys import (
-    recovery_messages_to_account_key,
-    recovery_requests_from_address_key,
-)
 from app.core.client_address import address_bucket
 from app.core.errors import Conflict, Rejected, TooManyAttempts
 from app.core.redis import CacheUnavailable
+from app.login.keys import recovery_messages_to_account_key, recovery_requests_from_address_key
 from app.login.throttle import LoginThrottle
-from app.login.windows import SlidingWindows, Window
+from app.login.window import Window
+from app.login.windows import SlidingWindows
 from app.mail.message import Message
 from app.mail.outbox import MailKind, MailOutbox, NewEntry, OutboxEntry
 from app.recovery.messages import (

@@ -12,6 +12,7 @@ from typing import Final, TypeVar
 from passlib.context import CryptContext
 
 from app.core.errors import AccountQueueFull, LoginQueueFull, Unavailable
+from app.users.fair_queue import FairQueue, QueueFull
 
 T = TypeVar("T")
 
@@ -59,9 +60,9 @@ class Verification:
 
 
 class Lane:
-    """Threads for one kind of bcrypt work, with a bounded queue: past `threads +
-    queue_size` waiting calls, `full` is raised at once (503 + Retry-After beats making
-    every caller wait many seconds)."""
+    """Threads for one kind of bcrypt work, taking turns between queues (client addresses)
+    in a FairQueue: a queue holding `threads + queue_size` calls has its next one refused
+    with `full` at once (503 + Retry-After beats making every caller wait many seconds)."""
 
     def __init__(
         self, *, threads: int, queue_size: int, niceness: int, name: str, full: type[Unavailable]
@@ -69,18 +70,22 @@ class Lane:
         self._executor = ThreadPoolExecutor(
             threads, thread_name_prefix=name, initializer=_lower_priority, initargs=(niceness,)
         )
-        self._limit = threads + queue_size
+        # Only as many calls as threads reach the executor, so its own line (first come,
+        # first served) never forms and the turns decide who runs next.
+        self._turns = FairQueue(slots=threads, per_queue=queue_size)
         self._full = full
-        self._in_flight = 0
 
-    async def run(self, fn: Callable[..., T], *args: str, shed_when_busy: bool = True) -> T:
-        if shed_when_busy and self._in_flight >= self._limit:
-            raise self._full
-        self._in_flight += 1
+    async def run(
+        self, fn: Callable[..., T], *args: str, queue: str = "", shed_when_busy: bool = True
+    ) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        finally:
-            self._in_flight -= 1
+            async with self._turns.turn(queue, may_refuse=shed_when_busy):
+                return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except QueueFull:
+            raise self._full from None
+
+    def mark(self, queue: str, *, failed: bool) -> None:
+        self._turns.mark(queue, failed=failed)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -88,8 +93,9 @@ class Lane:
 
 class PasswordHasher:
     """Hashes use the `$2a$` ident so pgcrypto's crypt() can verify them in SQL. Logins have
-    their own threads and queue (LOGIN_QUEUE_SIZE); registrations and password changes share
-    one thread of their own, so they never take a login's place."""
+    their own threads, taking turns between client addresses, each address holding at most
+    the threads plus LOGIN_QUEUE_SIZE checks; registrations and password changes share one
+    thread of their own, so they never take a login's place."""
 
     def __init__(self, rounds: int, queue_size: int, threads: int | None = None) -> None:
         # min_rounds marks cheaper hashes for upgrade; a costlier one (set by an operator) is
@@ -132,32 +138,39 @@ class PasswordHasher:
         """For registrations and password changes, on their own lane."""
         return await self._account.run(self._context.hash, password)
 
-    async def verify(self, password: str, password_hash: str | None) -> Verification:
-        """A login's check, on the login lane (shed with LoginQueueFull when it is full)."""
-        return await self._verify(self._login, password, password_hash)
+    async def verify(
+        self, password: str, password_hash: str | None, *, queue: str = ""
+    ) -> Verification:
+        """A login's check, on the login lane in `queue`'s turn (the client's address): shed
+        with LoginQueueFull when that queue holds its share."""
+        return await self._verify(self._login, password, password_hash, queue)
 
     async def verify_current(self, password: str, password_hash: str) -> Verification:
         """A check of the current password before an account change, on the account lane."""
-        return await self._verify(self._account, password, password_hash)
+        return await self._verify(self._account, password, password_hash, "")
 
-    async def _verify(self, lane: Lane, password: str, password_hash: str | None) -> Verification:
+    async def _verify(
+        self, lane: Lane, password: str, password_hash: str | None, queue: str
+    ) -> Verification:
         if password_hash is None or not password_acceptable(password):
-            await self._verify_dummy(lane)
+            await self._verify_dummy(lane, queue)
+            lane.mark(queue, failed=True)
             return Verification(is_valid=False, needs_rehash=False)
         try:
-            is_valid = await lane.run(self._context.verify, password, password_hash)
+            is_valid = await lane.run(self._context.verify, password, password_hash, queue=queue)
             cheaper = self._context.needs_update(password_hash)
         except ValueError:  # not a bcrypt hash (for example written by hand in SQL)
             is_valid, cheaper = False, True
         if not is_valid and cheaper:
             # A hash cheaper than BCRYPT_ROUNDS (or none at all) would refuse faster than
             # an unknown user: the refusal pays the full cost too.
-            await self._verify_dummy(lane)
+            await self._verify_dummy(lane, queue)
+        lane.mark(queue, failed=not is_valid)
         return Verification(is_valid, is_valid and cheaper)
 
-    async def _verify_dummy(self, lane: Lane) -> None:
+    async def _verify_dummy(self, lane: Lane, queue: str) -> None:
         # bcrypt's cost does not depend on the input: any fixed input times the same.
-        await lane.run(self._context.verify, DUMMY_PASSWORD, await self._dummy())
+        await lane.run(self._context.verify, DUMMY_PASSWORD, await self._dummy(), queue=queue)
 
     def close(self) -> None:
         self._login.close()

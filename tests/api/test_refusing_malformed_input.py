@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.conftest import make_settings
-from tests.factories import login, make_user
+from tests.factories import DEFAULT_PASSWORD, login, make_user
 from tests.fixtures.signed_in_users import enable_totp, password_form
 
 MAX_BODY_BYTES = 64 * 1024
@@ -521,7 +521,9 @@ async def test_a_session_id_that_is_not_a_uuid_is_422(client, alice):
 
 @pytest.mark.parametrize("code", ["", "x" * 33, "12\x003456"])
 async def test_an_odd_totp_confirmation_code_is_a_client_error(client, alice, code):
-    enrolment = await client.post("/users/me/totp", headers=alice.headers)
+    enrolment = await client.post(
+        "/users/me/totp", headers=alice.headers, json={"password": DEFAULT_PASSWORD}
+    )
     assert enrolment.status_code == 201, enrolment.text
     response = await client.post(
         "/users/me/totp/confirm", json={"code": code}, headers=alice.headers

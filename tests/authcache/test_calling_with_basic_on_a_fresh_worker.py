@@ -34,9 +34,11 @@ def bcrypt_checks(fresh_worker: RunningApp, monkeypatch) -> list[str]:
     checked: list[str] = []
     verify = hasher.verify
 
-    async def counting_verify(password: str, password_hash: str | None) -> Verification:
+    async def counting_verify(
+        password: str, password_hash: str | None, *, queue: str = ""
+    ) -> Verification:
         checked.append(password)
-        return await verify(password, password_hash)
+        return await verify(password, password_hash, queue=queue)
 
     monkeypatch.setattr(hasher, "verify", counting_verify)
     return checked

@@ -125,7 +125,9 @@ async def test_a_logout_on_one_worker_ends_the_session_on_the_other(
 
 
 async def enable_totp(client: httpx.AsyncClient, tokens: Login) -> None:
-    enrolment = await client.post("/users/me/totp", headers=tokens.headers)
+    enrolment = await client.post(
+        "/users/me/totp", headers=tokens.headers, json={"password": DEFAULT_PASSWORD}
+    )
     assert enrolment.status_code == 201, enrolment.text
     code = pyotp.TOTP(enrolment.json()["secret"]).now()
     confirmed = await client.post(

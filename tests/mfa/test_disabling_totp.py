@@ -116,7 +116,9 @@ async def test_disabling_when_totp_is_off_is_409(client, services):
 async def test_after_disabling_totp_can_be_enrolled_again(client, totp_user, clock):
     assert (await disable(client, totp_user, code=totp_user.code(clock()))).status_code == 204
 
-    response = await client.post("/users/me/totp", headers=totp_user.session.headers)
+    response = await client.post(
+        "/users/me/totp", headers=totp_user.session.headers, json={"password": DEFAULT_PASSWORD}
+    )
 
     assert response.status_code == 201
     assert response.json()["secret"] != totp_user.secret

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import segno
 
-from tests.factories import login, make_user
+from tests.factories import DEFAULT_PASSWORD, login, make_user
 from tests.fixtures.totp import (
     code_at,
     enable_totp,
@@ -65,7 +65,9 @@ def segno_modules(uri: str, error: str) -> set[tuple[int, int]]:
 
 
 async def begin(client, tokens):
-    response = await client.post("/users/me/totp", headers=tokens.headers)
+    response = await client.post(
+        "/users/me/totp", headers=tokens.headers, json={"password": DEFAULT_PASSWORD}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -199,7 +201,9 @@ async def test_enrolling_again_once_totp_is_on_is_409(client, services, clock):
     tokens = await login(client)
     await enable_totp(client, tokens, clock)
 
-    again = await client.post("/users/me/totp", headers=tokens.headers)
+    again = await client.post(
+        "/users/me/totp", headers=tokens.headers, json={"password": DEFAULT_PASSWORD}
+    )
 
     assert again.status_code == 409
     assert "secret" not in again.json()

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from tests.conftest import make_settings, running_app
-from tests.factories import login, make_user
+from tests.factories import DEFAULT_PASSWORD, login, make_user
 from tests.fixtures.totp import (
     as_login,
     code_at,
@@ -52,7 +52,11 @@ async def test_the_code_that_confirmed_enrolment_does_not_log_in(client, service
     await make_user(services)
     session = await login(client)
     move_to_the_middle_of_a_step(clock)
-    secret = (await client.post("/users/me/totp", headers=session.headers)).json()["secret"]
+    secret = (
+        await client.post(
+            "/users/me/totp", headers=session.headers, json={"password": DEFAULT_PASSWORD}
+        )
+    ).json()["secret"]
     code = code_at(secret, clock())
     confirmed = await client.post(
         "/users/me/totp/confirm", json={"code": code}, headers=session.headers

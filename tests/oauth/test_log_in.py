@@ -32,7 +32,14 @@ async def test_logging_in_returns_the_token_pair_and_forbids_caching(client, ser
     response = await client.post("/token", data=password_form())
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "device_token",
+    }
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
     assert body["scope"] == "me products:read"

@@ -15,7 +15,9 @@ async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Respon
 
 
 async def enable_totp(client: httpx.AsyncClient, tokens: Login, clock: MovableClock) -> None:
-    enrolment = await client.post("/users/me/totp", headers=tokens.headers)
+    enrolment = await client.post(
+        "/users/me/totp", headers=tokens.headers, json={"password": DEFAULT_PASSWORD}
+    )
     assert enrolment.status_code == 201, enrolment.text
     code = pyotp.TOTP(enrolment.json()["secret"]).at(clock())
     confirmed = await client.post(

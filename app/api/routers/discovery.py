@@ -7,17 +7,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import Codec, SettingsDep
+from app.oauth.registry import GRANT_TYPES
 from app.users.scopes import Scope
 
 router = APIRouter(tags=["discovery"])
 
 # Keys change only with a deploy; verifiers may keep them a few minutes.
 CACHEABLE: Final = {"Cache-Control": "public, max-age=300"}
-GRANT_TYPES: Final = [
-    "password",
-    "refresh_token",
-    "urn:keygate:params:oauth:grant-type:mfa-otp",
-]
 
 
 @router.get("/.well-known/jwks.json", summary="The public keys that verify keygate's tokens")

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import ClientDep, Me, Recovery
+from app.api.deps import Me, Origin, Recovery
 from app.api.schemas.recovery import (
     Accepted,
     ResetConfirmation,
@@ -20,13 +20,13 @@ VERIFICATION_ACCEPTED = Accepted(detail="a verification link is on its way")
 
 @router.post("/password-reset", status_code=202, responses={429: {}, 503: {}})
 async def request_password_reset(
-    body: ResetRequest, recovery: Recovery, client: ClientDep
+    body: ResetRequest, recovery: Recovery, origin: Origin
 ) -> Accepted:
     """Sends a password reset link to the account named by `username`, or to every active
     account with the address `email`. The answer is the same whether or not such an account
     exists, so it tells nobody which accounts exist; the link works once, for
     PASSWORD_RESET_TTL_SECONDS."""
-    await recovery.request_reset(username=body.username, email=body.email, ip=client.ip)
+    await recovery.request_reset(username=body.username, email=body.email, ip=origin.ip)
     return RESET_ACCEPTED
 
 
@@ -39,12 +39,10 @@ async def confirm_password_reset(body: ResetConfirmation, recovery: Recovery) ->
 
 
 @router.post("/me/email-verification", status_code=202, responses={409: {}, 429: {}, 503: {}})
-async def request_email_verification(
-    principal: Me, recovery: Recovery, client: ClientDep
-) -> Accepted:
+async def request_email_verification(principal: Me, recovery: Recovery, origin: Origin) -> Accepted:
     """Sends a verification link to the caller's email address. 409 when the account has no
     address or it is already verified."""
-    await recovery.request_verification(principal.user_id, client.ip)
+    await recovery.request_verification(principal.user_id, origin.ip)
     return VERIFICATION_ACCEPTED
 
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query, Response
 from app.api.deps import (
     Accounts,
     Admin,
-    ClientDep,
     Me,
+    Origin,
     Registrations,
     Sessions,
     Users,
@@ -32,14 +32,14 @@ UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post("", status_code=201, responses={403: {}, 409: {}, 429: {}, 503: {}})
-async def register(body: UserCreate, registration: Registrations, client: ClientDep) -> UserOut:
+async def register(body: UserCreate, registration: Registrations, origin: Origin) -> UserOut:
     """Creates an account, when self-service registration is open (a limited number per address)."""
     user = await registration.register(
         username=body.username,
         password=body.password,
         email=body.email,
         full_name=body.full_name,
-        ip=client.ip,
+        ip=origin.ip,
     )
     return UserOut.model_validate(user)
 
@@ -53,22 +53,20 @@ async def read_me(principal: Me) -> Response:
 
 
 @router.patch("/me", responses={400: {}, 429: {}})
-async def update_me(
-    body: UserUpdate, principal: Me, accounts: Accounts, client: ClientDep
-) -> UserOut:
+async def update_me(body: UserUpdate, principal: Me, accounts: Accounts, origin: Origin) -> UserOut:
     """Changes your email address or full name; a field left out stays as it is. A new
     `email` needs `current_password` and starts unverified; the old address, if it was
     verified, gets a notice."""
     changes = body.model_dump(exclude_unset=True, exclude={"current_password"})
     user = await accounts.update_profile(
-        principal.user_id, changes, current_password=body.current_password, ip=client.ip
+        principal.user_id, changes, current_password=body.current_password, ip=origin.ip
     )
     return UserOut.model_validate(user)
 
 
 @router.post("/me/password", status_code=204, responses={400: {}})
 async def change_password(
-    body: PasswordChange, principal: Me, accounts: Accounts, client: ClientDep
+    body: PasswordChange, principal: Me, accounts: Accounts, origin: Origin
 ) -> None:
     """Changes your password. Your other sessions end; the one making this request stays."""
     await accounts.change_password(
@@ -76,7 +74,7 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
         keep_session=principal.session_id,
-        ip=client.ip,
+        ip=origin.ip,
     )
 
 

@@ -13,6 +13,12 @@ class TotpEnrolment(BaseModel):
     qr_svg: str = Field(description="the otpauth URI as a QR code (SVG), for scanning")
 
 
+class TotpBegin(BaseModel):
+    password: Annotated[str | None, Field(max_length=1024)] = Field(
+        None, description="the current password (turning a second factor on needs it)"
+    )
+
+
 class TotpConfirm(BaseModel):
     code: Code
 

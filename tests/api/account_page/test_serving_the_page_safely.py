@@ -6,6 +6,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.conftest import make_settings, running_app
+from tests.factories import DEFAULT_PASSWORD
 from tests.fixtures.browser import Visit, register, sign_in
 from tests.fixtures.keys_and_servers import ServedKeygate
 
@@ -64,6 +65,7 @@ async def test_the_page_asks_nothing_of_any_other_origin(visit: Visit, http: htt
     await register(http, "ada")
     page = await visit.open()
     await sign_in(page, "ada")
+    await page.locator("#enrol-password").fill(DEFAULT_PASSWORD)
     await page.get_by_role("button", name="Set up an authenticator app").press("Enter")
     await expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
     await page.get_by_role("button", name="Sign out").press("Enter")

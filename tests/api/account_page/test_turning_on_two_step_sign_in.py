@@ -19,6 +19,7 @@ TOTP_STEP_SECONDS = 30
 
 async def enrol(page: Page) -> tuple[pyotp.TOTP, list[str]]:
     """Turns TOTP on from the page: the secret read from it, the code computed here."""
+    await page.locator("#enrol-password").fill(DEFAULT_PASSWORD)
     await page.get_by_role("button", name="Set up an authenticator app").press("Enter")
     await expect(page.locator("#totp-secret")).not_to_be_empty()
     secret = await page.locator("#totp-secret").text_content()
@@ -36,6 +37,7 @@ async def test_the_qr_code_is_shown_beside_the_secret(visit: Visit, http: httpx.
     page = await visit.open()
     await sign_in(page, "ada")
 
+    await page.locator("#enrol-password").fill(DEFAULT_PASSWORD)
     await page.get_by_role("button", name="Set up an authenticator app").press("Enter")
 
     qr = page.get_by_role("img", name="QR code for your authenticator app")

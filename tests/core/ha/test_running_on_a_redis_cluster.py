@@ -142,7 +142,9 @@ async def test_a_totp_code_is_refused_the_second_time(
     async with cluster_app.client() as client:
         tokens = await login(client, name)
         clock.advance((STEP_SECONDS / 2 - clock() % STEP_SECONDS) % STEP_SECONDS)
-        begun = await client.post("/users/me/totp", headers=tokens.headers)
+        begun = await client.post(
+            "/users/me/totp", headers=tokens.headers, json={"password": DEFAULT_PASSWORD}
+        )
         secret = begun.json()["secret"]
         code = pyotp.TOTP(secret).at(clock())
         confirm = {"code": code}

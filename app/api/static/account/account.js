@@ -546,11 +546,21 @@ onSubmit("change-password-form", async (form) => {
   return "Your password is changed. Your other sessions have ended.";
 });
 
-$("totp-begin").addEventListener("click", async () => {
-  const error = $("totp-off").querySelector("[data-error]");
+// Turning a second factor on needs the current password: a stolen access token alone must not
+// lock the owner out (docs/contract.md, Hardening).
+$("totp-off").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = $("totp-off");
+  const error = form.querySelector("[data-error]");
   error.textContent = "";
   try {
-    const enrolment = await api("/users/me/totp", { method: "POST" });
+    required(form, "password");
+    const enrolment = await api(
+      "/users/me/totp",
+      { method: "POST", json: { password: value(form, "password") } },
+      { 400: "The password is wrong." },
+    );
+    form.reset();
     // An <img> from a data: URL shows the SVG without ever parsing it into this document.
     $("totp-qr").src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qr_svg)}`;
     $("totp-secret").textContent = enrolment.secret;
@@ -560,6 +570,7 @@ $("totp-begin").addEventListener("click", async () => {
   } catch (failed) {
     if (failed.ended) return;
     if (failed.status === 409) {
+      form.reset();
       // Turned on meanwhile (in another tab, say): show it as it is.
       await api("/users/me").then(renderProfile, () => {});
       return;

@@ -1,7 +1,7 @@
 """Account recovery by email: verified addresses, recovery tokens and the mail outbox.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from alembic import op

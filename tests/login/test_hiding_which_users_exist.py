@@ -131,12 +131,12 @@ async def test_concurrent_identical_basic_attempts_cost_alike_for_known_and_unkn
     running = 0
     checks: dict[str, list[int]] = {}  # per name: how many checks ran at once, at each start
 
-    async def counting_verify(password, password_hash):
+    async def counting_verify(password, password_hash, **lane):
         nonlocal running
         running += 1
         checks.setdefault(current_name, []).append(running)
         try:
-            return await verify(password, password_hash)
+            return await verify(password, password_hash, **lane)
         finally:
             running -= 1
 

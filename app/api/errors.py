@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from app.core.errors import (
@@ -104,6 +105,13 @@ def register_error_renderers(app: FastAPI) -> None:
     app.add_exception_handler(KeygateError, _render_domain_error)
     app.add_exception_handler(RequestValidationError, _render_validation_error)
     app.add_exception_handler(StarletteHTTPException, _render_http_error)
+    app.add_exception_handler(ClientDisconnect, _answer_a_client_that_left)
+
+
+async def _answer_a_client_that_left(request: Request, exc: Exception) -> Response:
+    # The client closed the connection before its body arrived. Nobody reads this answer,
+    # and it is no fault of the server: no 500, and no error in the log.
+    return Response(status_code=400)
 
 
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]

@@ -583,3 +583,43 @@ async def test_a_scoped_ipv6_forwarded_address_from_a_trusted_proxy_does_not_bre
 async def test_an_unsupported_method_is_405(client, method):
     response = await client.request(method, "/products")
     assert response.status_code == 405, response.text
+
+
+@pytest.mark.parametrize("path", ["/token", "/token/revoke", "/token/introspect"])
+async def test_a_client_that_leaves_before_its_form_arrives_is_no_server_error(app, path, caplog):
+    # The ASGI messages a server passes on when the client closes the connection mid-body.
+    messages = [
+        {"type": "http.request", "body": b"grant_type=pass", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"keygate.test"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", b"100"),
+        ],
+        "client": ("203.0.113.7", 40000),
+        "server": ("keygate.test", 80),
+    }
+    await app.asgi(scope, receive, send)
+
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] < 500
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

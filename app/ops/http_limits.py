@@ -136,14 +136,18 @@ class _Limited(asyncio.Protocol):
                 self._limits.header_timeout_seconds, self._head_too_slow
             )
 
+    def _head_complete(self) -> None:
+        """A whole head arrived: its clock stops and the next head's count starts."""
+        self._head_bytes = 0
+        self._cancel_head_timer()
+
     def _follow_request(self) -> None:
-        """Once a head is whole: its clock stops, its count restarts, and a body to come has
-        HTTP_BODY_TIMEOUT_SECONDS to arrive."""
+        """After the parser has seen new bytes: a body to come has HTTP_BODY_TIMEOUT_SECONDS to
+        arrive."""
         if self._awaiting_head():
             self._cancel_body_timer()
             return
-        self._head_bytes = 0
-        self._cancel_head_timer()
+        self._head_complete()
         if not self._body_pending():
             self._cancel_body_timer()
         elif self._body_timer is None:
@@ -153,7 +157,8 @@ class _Limited(asyncio.Protocol):
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
-        if self._awaiting_head():
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if self._awaiting_head() and not answering:
             self.transport.close()
 
     def _body_too_slow(self) -> None:
@@ -213,6 +218,7 @@ class LimitedHttpToolsProtocol(_Limited, HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head, self._in_body = False, True
+        self._head_complete()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

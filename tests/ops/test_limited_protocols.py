@@ -145,3 +145,26 @@ async def test_connections_past_the_limit_are_closed_at_once(protocol):
                 writer.close()
 
     assert refused == b""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_keep_alive_connection_is_measured_request_by_request(protocol):
+    """Many heads on one connection add up past HTTP_MAX_HEADER_BYTES and its lifetime past
+    HTTP_HEADER_TIMEOUT_SECONDS, and each request is still served: each head is measured and
+    timed on its own."""
+    head = b"GET / HTTP/1.1\r\nHost: k\r\nX-Filler: " + b"a" * 1000 + b"\r\n\r\n"
+    requests = 3 * LIMITS.max_header_bytes // len(head)
+    with serving(protocol) as address:
+        reader, writer = await asyncio.open_connection(*address)
+        statuses = []
+        try:
+            for _ in range(requests):
+                writer.write(head)
+                answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), GRACE_SECONDS)
+                statuses.append(int(answer.split()[1]))
+                await reader.readexactly(1)  # the body: "0"
+                await asyncio.sleep(2 * LIMITS.header_timeout_seconds / requests)
+        finally:
+            writer.close()
+
+    assert statuses == [200] * requests

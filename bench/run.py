@@ -430,7 +430,7 @@ class Bench:
         """Mixed traffic, in SOAK_SEGMENTS runs; the workers' resident memory before, after
         each run and after the last."""
         args = (self.token, self.users.basic_credentials)
-        seconds = self.profile.soak / SOAK_SEGMENTS
+        seconds = max(1, round(self.profile.soak / SOAK_SEGMENTS))  # wrk takes whole seconds
         load = Load(self.server.url, seconds, HTTP_CONNECTIONS, (), "soak.lua", args)
         self.server.wait_until_idle()
         self.results.rss_before_mb = self.server.worker_rss_mb()

@@ -13,9 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import TABLES, TEST_REDIS_URL
+from tests.conftest import TABLES
 from tests.core.outages.servers import PrivatePostgres
 from tests.factories import DEFAULT_PASSWORD
+from tests.faults import RedisServer
 from tests.fixtures.keys_and_servers import ServedKeygate, served_keygate
 
 WORKERS: Final = 2
@@ -65,8 +66,19 @@ async def served(
 
 
 @pytest.fixture
-def redis_url() -> str:
-    return TEST_REDIS_URL
+async def redis_server() -> AsyncIterator[RedisServer]:
+    server = RedisServer()
+    await server.start()
+    yield server
+    await server.kill()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A Redis of the served keygate's own, as every deployment needs one per database
+    (README, Deployment): on the shared test Redis, the test session's own app would move this
+    keygate's journalled sessions into the session's database."""
+    return redis_server.url
 
 
 async def register(client: httpx.AsyncClient, username: str) -> None:

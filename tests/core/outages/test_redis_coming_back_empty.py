@@ -4,12 +4,10 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Final
 
 import httpx
-import pytest
 
 from tests.core.outages.conftest import password_login, register
 from tests.faults import RedisServer
@@ -19,19 +17,6 @@ from tests.fixtures.keys_and_servers import ServedKeygate
 CLIENTS: Final = 12
 # The contract's 1 s, and a little for a machine the suite keeps busy.
 TRUSTED_AGAIN_WITHIN_SECONDS: Final = 1.5
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    yield server
-    await server.kill()
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url
 
 
 async def _read_until(

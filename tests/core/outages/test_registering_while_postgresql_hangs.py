@@ -12,7 +12,6 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import TEST_REDIS_URL
 from tests.core.outages.conftest import UNAVAILABLE_WITHIN_SECONDS, WORKERS
 from tests.core.outages.servers import PrivatePostgres
 from tests.factories import DEFAULT_PASSWORD
@@ -40,13 +39,13 @@ async def proxy(postgres: PrivatePostgres) -> AsyncIterator[TcpProxy]:
 
 @pytest.fixture
 async def behind_proxy(
-    proxy: TcpProxy, postgres: PrivatePostgres, tmp_path: Path
+    proxy: TcpProxy, postgres: PrivatePostgres, tmp_path: Path, redis_url: str
 ) -> AsyncIterator[ServedKeygate]:
     async with served_keygate(
         tmp_path,
         workers=WORKERS,
         DATABASE_URL=postgres.url.replace(f":{postgres.port}/", f":{proxy.port}/"),
-        REDIS_URL=TEST_REDIS_URL,
+        REDIS_URL=redis_url,
     ) as server:
         yield server
 

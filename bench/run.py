@@ -113,8 +113,8 @@ class Profile:
             + 2 * (self.warmup + self.runs * self.login)  # login and scale login
             + self.runs * self.login  # login during a registration flood
             + self.runs * (self.bcrypt + 2 * self.storm)  # the storm and the siege
-            + 3 * self.pg
-            + 4 * database.STATS_FLUSH_SECONDS
+            + 3 * (self.pg + self.warmup)
+            + 6 * database.STATS_FLUSH_SECONDS
             + self.soak
             + 2 * self.runs * self.outage
         )
@@ -297,13 +297,15 @@ class Bench:
         transaction (pg_stat_statements would count statements themselves, but it must be
         preloaded by the server, which the benchmark does not configure)."""
         print("PostgreSQL transactions per request (each reading waits for the statistics)")
-        before = database.settled_transactions()
         for kind, path, credentials in PG_LOADS:
+            # Warm: every pooled connection this load needs is open and has prepared its
+            # statements, as in a server that has been serving for a while.
+            self.run(self.http_load(path, credentials, self.profile.warmup))
+            before = database.settled_transactions()
             (result,) = self.run(self.http_load(path, credentials, self.profile.pg))
             after = database.settled_transactions()
             self.results.pg_per_request[kind] = (after - before) / max(result.requests, 1)
             show(f"pg_{kind}", f"{after - before} in {result.requests} requests", result)
-            before = after
 
     def login(self) -> None:
         """Logins, each run beside one of bcrypt alone on every core (the ceiling) and one

@@ -75,3 +75,16 @@ async def test_openapi_asks_for_products_write_on_product_writes(client):
     get = spec["paths"]["/products"]["get"]
     required = {scope for entry in get["security"] for scopes in entry.values() for scope in scopes}
     assert "products:read" in required
+
+
+# Words of the implementation, not of the API: notes with them belong in comments.
+IMPLEMENTATION_WORDS = ("README", "FastAPI", "dependency injection", "memo", "req/s", "worker")
+
+
+async def test_every_operation_is_described_for_api_users_not_for_maintainers(client):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            text = f"{operation.get('summary', '')} {operation.get('description', '')}"
+            for word in IMPLEMENTATION_WORDS:
+                assert word not in text, (method, path, text)

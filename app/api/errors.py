@@ -3,6 +3,7 @@ for (RFC 6750 challenges, Retry-After), registered once on the app; and, for wha
 routes' endpoints raise, RFC 6749 error bodies (OAuthErrorRoute, the one map being
 app/oauth/errors.py)."""
 
+import asyncio
 import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, cast
@@ -23,6 +24,7 @@ from app.core.errors import (
     InvalidField,
     InvalidToken,
     KeygateError,
+    LoginQueueFull,
     MfaRequired,
     MissingCredentials,
     NotFound,
@@ -74,8 +76,18 @@ def detail_of(exc: KeygateError) -> str | list[dict[str, object]]:
     return exc.message
 
 
+async def pause_a_full_queue(exc: KeygateError) -> None:
+    """An address past its share of the login queue is answered 503 only after the pause its
+    Retry-After names: a client that never waits then sends at most one login a second on
+    each connection, instead of spinning on refusals whose look-ups take the CPU that the
+    other addresses' bcrypt checks need (docs/contract.md §8: no one can crowd out a user)."""
+    if isinstance(exc, LoginQueueFull):
+        await asyncio.sleep(exc.retry_after_seconds)
+
+
 async def _render_domain_error(_: Request, raised: Exception) -> JSONResponse:
     exc = cast(KeygateError, raised)
+    await pause_a_full_queue(exc)
     return JSONResponse({"detail": detail_of(exc)}, status_code_of(exc), headers=headers_of(exc))
 
 
@@ -136,6 +148,7 @@ def _answering_oauth_errors(endpoint: Endpoint) -> Endpoint:
             error = oauth_error(exc)
             if error is None:
                 raise
+            await pause_a_full_queue(exc)
             return JSONResponse(error.body, error.status_code, headers=error.headers)
 
     return answering

@@ -4,6 +4,7 @@ login queue takes turns between addresses, and a device that logged in before ke
 window. These run at a realistic bcrypt cost (10), where a check takes tens of milliseconds."""
 
 import asyncio
+import time
 
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.fixtures.attacks import (
@@ -167,3 +168,23 @@ async def test_the_device_token_is_an_httponly_strict_cookie_for_token_only(star
     assert {"httponly", "path=/token", "samesite=strict"} <= attributes
     assert "secure" not in attributes  # served over plain HTTP here
     assert DEFAULT_PASSWORD not in cookie
+
+
+async def test_an_address_past_its_share_of_the_queue_is_answered_after_its_retry_after(
+    start_app,
+):
+    # A client that never waits cannot spin on cheap refusals: each 503 of an address past
+    # its share comes only after the pause its Retry-After names.
+    app = await start_app(bcrypt_rounds=REALISTIC_ROUNDS, login_queue_size=1)
+
+    async def timed_login(client):
+        started = time.monotonic()
+        response = await client.post("/token", data=password_form("nobody", WRONG))
+        return response, time.monotonic() - started
+
+    async with client_at(app, "198.51.100.1") as crowd:
+        answers = await asyncio.gather(*(timed_login(crowd) for _ in range(10)))
+    refused = [(r, seconds) for r, seconds in answers if r.status_code == 503]
+    assert refused, [r.status_code for r, _ in answers]
+    for response, seconds in refused:
+        assert seconds >= int(response.headers["retry-after"]) >= 1

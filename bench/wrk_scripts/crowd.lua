@@ -6,13 +6,9 @@
 -- throttling windows of the one before. A crowd does not wait for Retry-After. Counts the
 -- responses by status and prints one "status CODE COUNT" line per status when done.
 
-local threads = {}
-counts = {} -- global, so that done() can read each thread's copy with thread:get
+-- Counting the responses by status, and the report of them: statuses.lua beside this file.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "statuses.lua")
 local counter = 0
-
-function setup(thread)
-  table.insert(threads, thread)
-end
 
 function init(args)
   prefix = args[1]
@@ -25,20 +21,4 @@ function request()
   headers["X-Forwarded-For"] = prefix .. (counter % 5 + 1)
   local body = "grant_type=password&username=crowd" .. counter .. "&password=not-the-password"
   return wrk.format(nil, nil, headers, body)
-end
-
-function response(status, headers, body)
-  counts[status] = (counts[status] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("counts")) do
-      total[status] = (total[status] or 0) + count
-    end
-  end
-  for status, count in pairs(total) do
-    io.write(string.format("status %d %d\n", status, count))
-  end
 end

@@ -8,8 +8,8 @@
 -- well-behaved clients do. Counts the responses by status and prints one
 -- "status CODE COUNT" line per status when done.
 
-local threads = {}
-counts = {} -- global, so that done() can read each thread's copy with thread:get
+-- Counting the responses by status, and the report of them: statuses.lua beside this file.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "statuses.lua")
 
 local bodies = {}
 local next_body = 1
@@ -19,10 +19,6 @@ local next_address = 0
 -- the thread; the number and length of the waits are the same.)
 local backoffs = 0
 local retry_after_ms = 1000
-
-function setup(thread)
-  table.insert(threads, thread)
-end
 
 function init(args)
   local password = args[1]
@@ -56,23 +52,13 @@ function delay()
   return 0
 end
 
+local count = response -- statuses.lua's
+
 function response(status, headers, body)
-  counts[status] = (counts[status] or 0) + 1
+  count(status, headers, body)
   if status == 503 then
     backoffs = backoffs + 1
     local seconds = tonumber(headers["Retry-After"] or headers["retry-after"])
     retry_after_ms = (seconds or 1) * 1000
-  end
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("counts")) do
-      total[status] = (total[status] or 0) + count
-    end
-  end
-  for status, count in pairs(total) do
-    io.write(string.format("status %d %d\n", status, count))
   end
 end

@@ -78,22 +78,16 @@ class RecoveryTokenRepository:
         return user_from_row(row) if row else None
 
     async def spend_reset(self, token: str, new_hash: str) -> User | None:
-        """Spends a live reset token and sets the new password hash, in one transaction; None
+        """Spends a live reset token and sets the new password hash, in one statement; None
         when the token is unknown, used, expired or superseded."""
-        now = self._now()
-        async with self._db.transaction() as conn:
-            user_id = await conn.fetchval(
-                "UPDATE recovery_tokens t SET used_at = $2 FROM users u"
-                f" WHERE {_LIVE_RESET} RETURNING t.user_id",
-                token_digest(token),
-                now,
-            )
-            if user_id is None:
-                return None
+        async with self._db.connection() as conn:
             row = await conn.fetchrow(
-                "UPDATE users SET password_hash = $2, updated_at = now()"
-                f" WHERE id = $1 RETURNING {USER_COLUMNS}",
-                user_id,
+                "WITH spent AS (UPDATE recovery_tokens t SET used_at = $2 FROM users u"
+                f" WHERE {_LIVE_RESET} RETURNING t.user_id)"
+                " UPDATE users SET password_hash = $3, updated_at = now()"
+                f" WHERE id = (SELECT user_id FROM spent) RETURNING {USER_COLUMNS}",
+                token_digest(token),
+                self._now(),
                 new_hash,
             )
         return user_from_row(row) if row else None

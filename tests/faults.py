@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from typing import Final
@@ -15,15 +14,10 @@ from typing import Final
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from tests.ports import free_port
+
 CHUNK_BYTES: Final = 65536
 START_TIMEOUT_SECONDS: Final = 10.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class TcpProxy:

@@ -1,6 +1,5 @@
 """The `keygate` command as an operator runs it: a real process against the test database."""
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from tests.cli import keygate
 from tests.conftest import TEST_DATABASE_URL, make_settings, running_app
 from tests.factories import login
 from tests.fixtures.keys_and_servers import served_keygate
+from tests.ports import free_port
 
 # Every test here also checks that no response it saw contained a password hash.
 pytestmark = pytest.mark.usefixtures("responses")
@@ -26,12 +26,6 @@ DEMO = [
     ("PINK COTTON BUDS", Decimal("4.85")),
     ("WINE GLASS", Decimal("9.75")),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def with_database(url: str, name: str) -> str:

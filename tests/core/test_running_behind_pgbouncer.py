@@ -21,7 +21,8 @@ import pytest
 from app.core.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, make_settings, running_app
 from tests.factories import DEFAULT_PASSWORD, Login, basic, login
-from tests.fixtures.keys_and_servers import client_of, free_port
+from tests.fixtures.keys_and_servers import client_of
+from tests.ports import free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 MISSING = "pgbouncer is not installed: install the Debian package pgbouncer (scripts/test does)"

@@ -9,7 +9,6 @@ import asyncio
 import email
 import email.policy
 import re
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,17 +32,11 @@ from tests.conftest import (
     make_settings,
     running_app,
 )
+from tests.ports import free_port
 
 PUBLIC_URL = "https://keygate.example"
 parts = urlsplit(TEST_DATABASE_URL)
 MAIL_DATABASE_URL = urlunsplit(parts._replace(path=parts.path + "_mail"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Mailbox:

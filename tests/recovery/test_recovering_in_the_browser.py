@@ -12,7 +12,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.conftest import TEST_DATABASE_URL
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, register, sign_in
-from tests.fixtures.keys_and_servers import ServedKeygate, free_port, served_keygate
+from tests.fixtures.keys_and_servers import ServedKeygate, served_keygate
+from tests.ports import free_port
 
 from .conftest import MailServer, fresh_database, link_in
 

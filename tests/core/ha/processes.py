@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,8 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import RedisError
+
+from tests.ports import free_port
 
 POSTGRES_BIN: Final = Path("/usr/lib/postgresql/15/bin")
 START_TIMEOUT_SECONDS: Final = 20.0
@@ -45,28 +46,6 @@ def require_postgres_binary(name: str) -> str:
     if not os.access(path, os.X_OK):
         raise HarnessError(f"{path} not found: apt-get install postgresql-15")
     return str(path)
-
-
-def free_port(*, with_cluster_bus: bool = False) -> int:
-    """A loopback port free now (and, for cluster nodes, its bus port: port + 10000)."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if not with_cluster_bus:
-            return port
-        if port + 10000 < 65536 and is_free(port + 10000):
-            return port
-    raise HarnessError("no free loopback port pair for a cluster node")
-
-
-def is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def wait_until(what: str, condition: Callable[[], bool], timeout_seconds: float) -> None:
@@ -353,7 +332,7 @@ class RedisClusterSet:
     def _start(self) -> None:
         cli = require_binary("redis-cli", "redis-tools")
         for _ in range(3 * (1 + self.replicas_per_master)):
-            port = free_port(with_cluster_bus=True)
+            port = free_port(also_free_at=10000)
             self.ports.append(port)
             workdir = self._group.dir / str(port)
             workdir.mkdir()

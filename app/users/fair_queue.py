@@ -3,10 +3,6 @@ addresses): the queues that wait take turns, one call each, so a call that arriv
 of its own waits behind at most one call of every other queue, however many those hold
 (docs/contract.md, Hardening: a user cannot be crowded out).
 
-A queue whose last call was marked failed (a wrong password) waits in a second tier, served
-only when no other queue waits: a crowd of failing logins takes the threads no user with the
-right password is waiting for. Within each tier the turns stay fair.
-
 Each queue holds at most `slots + per_queue` calls, running or waiting; past that its next
 call is refused at once. The number of queues is not bounded here: each one waiting costs a
 connection, and the server bounds those (HTTP_MAX_CONNECTIONS)."""
@@ -15,10 +11,6 @@ import asyncio
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
-
-# Queues remembered as failing, the least recently marked forgotten first.
-MAX_FAILING_QUEUES: Final = 10_000
 
 
 class QueueFull(Exception):
@@ -32,16 +24,6 @@ class FairQueue:
         self._held: dict[str, int] = {}
         # The queues that wait, in the order of their next turn; each a line of calls.
         self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
-        self._waiting_failing: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
-        self._failing: OrderedDict[str, None] = OrderedDict()
-
-    def mark(self, queue: str, *, failed: bool) -> None:
-        """Whether `queue`'s last call failed: its next calls wait in the second tier."""
-        self._failing.pop(queue, None)
-        if failed:
-            self._failing[queue] = None
-            if len(self._failing) > MAX_FAILING_QUEUES:
-                self._failing.popitem(last=False)
 
     @asynccontextmanager
     async def turn(self, queue: str, *, may_refuse: bool = True) -> AsyncIterator[None]:
@@ -63,12 +45,11 @@ class FairQueue:
                 del self._held[queue]
 
     async def _wait_for_a_slot(self, queue: str) -> None:
-        if self._free > 0 and not self._waiting and not self._waiting_failing:
+        if self._free > 0 and not self._waiting:
             self._free -= 1
             return
         handed = asyncio.get_running_loop().create_future()
-        tier = self._waiting_failing if queue in self._failing else self._waiting
-        tier.setdefault(queue, deque()).append(handed)
+        self._waiting.setdefault(queue, deque()).append(handed)
         try:
             await handed
         except asyncio.CancelledError:
@@ -79,23 +60,21 @@ class FairQueue:
             raise
 
     def _pass_slot_on(self) -> None:
-        for tier in (self._waiting, self._waiting_failing):
-            while tier:
-                queue, line = next(iter(tier.items()))
-                handed = line.popleft()
-                if line:
-                    tier.move_to_end(queue)  # its next call waits for the next round
-                else:
-                    del tier[queue]
-                if not handed.done():
-                    handed.set_result(None)
-                    return
+        while self._waiting:
+            queue, line = next(iter(self._waiting.items()))
+            handed = line.popleft()
+            if line:
+                self._waiting.move_to_end(queue)  # its next call waits for the next round
+            else:
+                del self._waiting[queue]
+            if not handed.done():
+                handed.set_result(None)
+                return
         self._free += 1
 
     def _leave(self, queue: str, handed: asyncio.Future[None]) -> None:
-        for tier in (self._waiting, self._waiting_failing):
-            line = tier.get(queue)
-            if line is not None and handed in line:
-                line.remove(handed)
-                if not line:
-                    del tier[queue]
+        line = self._waiting.get(queue)
+        if line is not None and handed in line:
+            line.remove(handed)
+            if not line:
+                del self._waiting[queue]

@@ -12,6 +12,7 @@ from typing import Final, TypeVar
 from passlib.context import CryptContext
 
 from app.core.errors import AccountQueueFull, LoginQueueFull, Unavailable
+from app.users.address_verdicts import AddressVerdicts
 from app.users.fair_queue import FairQueue, QueueFull
 
 T = TypeVar("T")
@@ -24,6 +25,9 @@ MAX_PASSWORD_BYTES: Final = 72
 # number of them slows logins down (docs/contract.md, Hardening).
 LOGIN_THREAD_NICENESS: Final = 5
 ACCOUNT_THREAD_NICENESS: Final = 15
+# Checks from an address whose last check failed run on a thread of their own at the lowest
+# priority: a crowd of failing logins uses the cores only as far as logins leave them idle.
+SUSPECT_THREAD_NICENESS: Final = 19
 # Registrations and password changes allowed to wait for their one bcrypt thread.
 ACCOUNT_QUEUE_SIZE: Final = 32
 DUMMY_PASSWORD: Final = "keygate-dummy-password"  # noqa: S105 (public by design)
@@ -84,9 +88,6 @@ class Lane:
         except QueueFull:
             raise self._full from None
 
-    def mark(self, queue: str, *, failed: bool) -> None:
-        self._turns.mark(queue, failed=failed)
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -94,8 +95,13 @@ class Lane:
 class PasswordHasher:
     """Hashes use the `$2a$` ident so pgcrypto's crypt() can verify them in SQL. Logins have
     their own threads, taking turns between client addresses, each address holding at most
-    the threads plus LOGIN_QUEUE_SIZE checks; registrations and password changes share one
-    thread of their own, so they never take a login's place."""
+    the threads plus LOGIN_QUEUE_SIZE checks. A login from an address whose last check
+    failed runs on the suspect lane instead: one thread at the lowest priority, with the same
+    turns and shares, so a crowd of failing logins never holds a login thread and gets only
+    the CPU that logins leave (docs/contract.md, Hardening: a user cannot be crowded out).
+    The checks of an address not seen before wait for its first one's verdict.
+    Registrations and password changes share one thread of their own, so they never take a
+    login's place."""
 
     def __init__(self, rounds: int, queue_size: int, threads: int | None = None) -> None:
         # min_rounds marks cheaper hashes for upgrade; a costlier one (set by an operator) is
@@ -106,13 +112,23 @@ class PasswordHasher:
             bcrypt__default_rounds=rounds,
             bcrypt__min_rounds=rounds,
         )
+        login_threads = threads or os.cpu_count() or 1
         self._login = Lane(
-            threads=threads or os.cpu_count() or 1,
+            threads=login_threads,
             queue_size=queue_size,
             niceness=LOGIN_THREAD_NICENESS,
             name="bcrypt-login",
             full=LoginQueueFull,
         )
+        self._suspect = Lane(
+            threads=1,
+            queue_size=queue_size,
+            niceness=SUSPECT_THREAD_NICENESS,
+            name="bcrypt-suspect",
+            full=LoginQueueFull,
+        )
+        # As many as the address could hold in a lane: its share of it.
+        self._verdicts = AddressVerdicts(max_waiting=login_threads + queue_size)
         self._account = Lane(
             threads=1,
             queue_size=ACCOUNT_QUEUE_SIZE,
@@ -141,9 +157,21 @@ class PasswordHasher:
     async def verify(
         self, password: str, password_hash: str | None, *, queue: str = ""
     ) -> Verification:
-        """A login's check, on the login lane in `queue`'s turn (the client's address): shed
-        with LoginQueueFull when that queue holds its share."""
-        return await self._verify(self._login, password, password_hash, queue)
+        """A login's check, in `queue`'s turn (the client's address) on the login lane, or on
+        the suspect lane when that address's last check failed: shed with LoginQueueFull
+        when that queue holds its share."""
+        try:
+            failed_last = await self._verdicts.last_failed(queue)
+        except QueueFull:
+            raise LoginQueueFull from None
+        verification = None
+        try:
+            lane = self._suspect if failed_last else self._login
+            verification = await self._verify(lane, password, password_hash, queue)
+        finally:
+            failed = None if verification is None else not verification.is_valid
+            self._verdicts.settle(queue, failed=failed)
+        return verification
 
     async def verify_current(self, password: str, password_hash: str) -> Verification:
         """A check of the current password before an account change, on the account lane."""
@@ -154,7 +182,6 @@ class PasswordHasher:
     ) -> Verification:
         if password_hash is None or not password_acceptable(password):
             await self._verify_dummy(lane, queue)
-            lane.mark(queue, failed=True)
             return Verification(is_valid=False, needs_rehash=False)
         try:
             is_valid = await lane.run(self._context.verify, password, password_hash, queue=queue)
@@ -165,7 +192,6 @@ class PasswordHasher:
             # A hash cheaper than BCRYPT_ROUNDS (or none at all) would refuse faster than
             # an unknown user: the refusal pays the full cost too.
             await self._verify_dummy(lane, queue)
-        lane.mark(queue, failed=not is_valid)
         return Verification(is_valid, is_valid and cheaper)
 
     async def _verify_dummy(self, lane: Lane, queue: str) -> None:
@@ -174,4 +200,5 @@ class PasswordHasher:
 
     def close(self) -> None:
         self._login.close()
+        self._suspect.close()
         self._account.close()

@@ -1,7 +1,6 @@
 """The login queue's turns (app/users/fair_queue.py): a call from a queue of its own waits
-behind at most one call of each other queue, and a queue whose last call failed waits until
-no other queue waits. Each call here holds its slot until the test lets it go, so the order
-in which calls get their slots is seen exactly."""
+behind at most one call of each other queue. Each call here holds its slot until the test lets
+it go, so the order in which calls get their slots is seen exactly."""
 
 import asyncio
 
@@ -51,24 +50,6 @@ async def test_a_new_queue_waits_behind_one_call_of_each_other_queue():
     for call in calls.release:
         calls.release[call].set()
     await asyncio.gather(*calls.tasks)
-
-
-async def test_a_failing_queue_waits_until_no_other_queue_waits():
-    queue = FairQueue(slots=1, per_queue=10)
-    queue.mark("crowd", failed=True)
-    calls = Calls(queue)
-    calls.submit("other", "first")
-    await calls.settle()
-    calls.submit("crowd", "c0")
-    calls.submit("crowd", "c1")
-    calls.submit("user", "user")
-    await calls.settle()
-    await calls.finish("first")
-    assert calls.started == ["first", "user"]
-    for call in calls.release:
-        calls.release[call].set()
-    await asyncio.gather(*calls.tasks)
-    assert calls.started == ["first", "user", "c0", "c1"]
 
 
 async def test_a_queue_past_its_share_is_refused_while_others_are_not():

@@ -13,7 +13,7 @@ from typing import Final
 
 from app.authcache.directory import AuthDirectory, Lookup
 from app.core.client_address import address_bucket
-from app.core.errors import KeygateError
+from app.core.errors import KeygateError, LoginQueueFull
 from app.login.device_tokens import DeviceTokens
 from app.login.throttle import LoginThrottle, account_of_name, account_of_user
 from app.users.model import User
@@ -60,6 +60,12 @@ class PasswordCheck:
         self._hasher = hasher
         self._throttle = throttle
         self._devices = devices
+
+    def ensure_room(self, ip: str | None) -> None:
+        """Raises LoginQueueFull at once when the login queue would refuse a check from `ip`:
+        a client past its share pays for no look-up before its 503."""
+        if self._hasher.would_refuse(address_bucket(ip)):
+            raise LoginQueueFull
 
     async def find(self, username: str) -> LoginAttempt:
         """NFKC folds look-alike forms (full-width letters, ligatures) as registration did. A

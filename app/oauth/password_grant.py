@@ -35,7 +35,9 @@ class PasswordGrant(Grant):
         otp = request.optional("otp")
         device_token = request.optional(DEVICE_TOKEN_FIELD)
         ip = request.origin.ip
-        attempt = await services.passwords.find(request.required("username"))
+        username = request.required("username")
+        services.passwords.ensure_room(ip)
+        attempt = await services.passwords.find(username)
         device = await services.passwords.device_of(attempt, device_token)
         try:
             async with services.passwords.checked(

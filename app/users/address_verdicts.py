@@ -23,12 +23,20 @@ class AddressVerdicts:
         self._first_check: dict[str, asyncio.Event] = {}
         self._waiting: Counter[str] = Counter()
 
+    def known_failed(self, address: str) -> bool | None:
+        """What `address`'s last check said, without waiting; None while unproven."""
+        return None if address in self._first_check else self._failed.get(address, False)
+
+    def waiting_is_full(self, address: str) -> bool:
+        """Whether the next check of `address` would be refused for want of a place to wait."""
+        return address in self._first_check and self._waiting[address] >= self._max_waiting
+
     async def last_failed(self, address: str) -> bool:
         """Whether `address`'s last check failed; while its first check runs, waits for its
         verdict. Raises QueueFull when `max_waiting` checks of it wait already. Every call
         must be followed by `settle`."""
         while (first := self._first_check.get(address)) is not None:
-            if self._waiting[address] >= self._max_waiting:
+            if self.waiting_is_full(address):
                 raise QueueFull
             self._waiting[address] += 1
             try:

@@ -25,14 +25,17 @@ class FairQueue:
         # The queues that wait, in the order of their next turn; each a line of calls.
         self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
 
+    def is_full(self, queue: str) -> bool:
+        """Whether `queue`'s next call would be refused."""
+        return self._held.get(queue, 0) >= self._share
+
     @asynccontextmanager
     async def turn(self, queue: str, *, may_refuse: bool = True) -> AsyncIterator[None]:
         """Holds a slot for the block, once it is `queue`'s turn. Raises QueueFull when the
         queue already holds its share (unless `may_refuse` is false)."""
-        held = self._held.get(queue, 0)
-        if may_refuse and held >= self._share:
+        if may_refuse and self.is_full(queue):
             raise QueueFull
-        self._held[queue] = held + 1
+        self._held[queue] = self._held.get(queue, 0) + 1
         try:
             await self._wait_for_a_slot(queue)
             try:

@@ -79,6 +79,9 @@ class Lane:
         self._turns = FairQueue(slots=threads, per_queue=queue_size)
         self._full = full
 
+    def is_full(self, queue: str) -> bool:
+        return self._turns.is_full(queue)
+
     async def run(
         self, fn: Callable[..., T], *args: str, queue: str = "", shed_when_busy: bool = True
     ) -> T:
@@ -172,6 +175,13 @@ class PasswordHasher:
             failed = None if verification is None else not verification.is_valid
             self._verdicts.settle(queue, failed=failed)
         return verification
+
+    def would_refuse(self, queue: str) -> bool:
+        """Whether a login check from `queue` would be refused now (LoginQueueFull)."""
+        if self._verdicts.waiting_is_full(queue):
+            return True
+        lane = self._suspect if self._verdicts.known_failed(queue) else self._login
+        return lane.is_full(queue)
 
     async def verify_current(self, password: str, password_hash: str) -> Verification:
         """A check of the current password before an account change, on the account lane."""

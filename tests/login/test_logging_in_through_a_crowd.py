@@ -188,3 +188,41 @@ async def test_an_address_past_its_share_of_the_queue_is_answered_after_its_retr
     assert refused, [r.status_code for r, _ in answers]
     for response, seconds in refused:
         assert seconds >= int(response.headers["retry-after"]) >= 1
+
+
+def login_look_ups(app) -> float:
+    metrics = app.services.metrics
+    return sum(
+        counter.labels("login")._value.get()
+        for counter in (metrics.cache_hits, metrics.cache_misses)
+    )
+
+
+async def queue_full(app, ip: str) -> None:
+    for _ in range(500):
+        if app.services.hasher.would_refuse(ip):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{ip} never filled its share of the login queue")
+
+
+async def test_an_address_past_its_share_is_refused_before_its_name_is_looked_up(start_app):
+    # A crowd that never waits pays no look-up (Redis, PostgreSQL) for the logins its share
+    # of the queue has no room for: those costs would come out of the cores bcrypt needs.
+    app = await start_app(bcrypt_rounds=13, login_queue_size=1)
+    crowd_ip = "198.51.100.1"
+    async with client_at(app, crowd_ip) as crowd:
+        for attempt in range(3):  # a place may free up between the check and the request
+            forms = [password_form(f"c{attempt}x{n}", WRONG) for n in range(12)]
+            in_flight = [asyncio.create_task(crowd.post("/token", data=f)) for f in forms]
+            await queue_full(app, crowd_ip)
+            before = login_look_ups(app)
+            refused = await crowd.post("/token", data=password_form(f"late{attempt}", WRONG))
+            looked_up = login_look_ups(app) - before
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            if refused.status_code == 503:
+                break
+        assert refused.status_code == 503, refused.text
+        assert looked_up == 0

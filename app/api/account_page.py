@@ -41,9 +41,9 @@ ASSETS: Final = {
     "account.css": "text/css; charset=utf-8",
     "recovery.js": "text/javascript; charset=utf-8",
 }
-# The pages that the links of recovery messages open; they read the token from the URL
-# fragment (docs/contract.md, Account recovery).
-RECOVERY_PAGES: Final = {"reset": "reset.html", "verify": "verify.html"}
+# The pages that the links of recovery messages open: one file, which shows the part its path
+# names; it reads the token from the URL fragment (docs/contract.md, Account recovery).
+RECOVERY_PAGES: Final = frozenset({"reset", "verify"})
 
 
 def _file(name: str, media_type: str) -> FileResponse:
@@ -58,7 +58,7 @@ def add_account_page(app: FastAPI) -> None:
     @app.get(PAGE_URL + "/{asset}", include_in_schema=False)
     async def account_asset(asset: str) -> FileResponse:
         if asset in RECOVERY_PAGES:
-            return _file(RECOVERY_PAGES[asset], "text/html; charset=utf-8")
+            return _file("recovery.html", "text/html; charset=utf-8")
         media_type = ASSETS.get(asset)
         if media_type is None:
             raise NotFound

@@ -79,6 +79,8 @@ async def test_forgot_password_to_mailed_link_to_new_password_to_sign_in(
     assert response is not None
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert "#token=" not in page.url  # taken off the address bar and out of the history
+    await expect(page).to_have_title("Choose a new password - keygate")
+    await expect(page.get_by_role("button", name="Verify my address")).to_be_hidden()
     await page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     await page.get_by_label("New password", exact=True).press("Enter")
     await expect(page.locator("#reset-form [data-ok]")).to_contain_text("Your password is set")
@@ -100,6 +102,8 @@ async def test_the_verify_button_mails_a_link_that_verifies_the_address(
     await page.get_by_role("button", name="Verify this address").press("Enter")
     link = link_in(await mail_server.next_message(), "/account/verify", served.url)
     await page.goto(link)
+    await expect(page).to_have_title("Verify your email address - keygate")
+    await expect(page.get_by_label("New password", exact=True)).to_be_hidden()
     await page.get_by_role("button", name="Verify my address").press("Enter")
     await expect(page.locator("#verify-form [data-ok]")).to_have_text(
         "Your email address is verified."

@@ -7,6 +7,13 @@ const DEAD_LINK =
   "This link does not work any more: it was used, it expired, or a newer one was sent. " +
   "Ask for a new one.";
 
+// One page for both links: the last part of the path names the section to show.
+const part = document.getElementById(window.location.pathname.split("/").pop());
+if (part?.tagName === "SECTION") {
+  part.hidden = false;
+  document.title = `${part.querySelector("h1").textContent} - keygate`;
+}
+
 const token = new URLSearchParams(window.location.hash.slice(1)).get("token") ?? "";
 window.history.replaceState(null, "", window.location.pathname);
 

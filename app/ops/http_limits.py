@@ -79,6 +79,16 @@ class _Limited(asyncio.Protocol):
     cycle: Any
     loop: asyncio.AbstractEventLoop
 
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)  # type: ignore[call-arg]
+        self._init_limits(config)
+
     def _init_limits(self, config: uvicorn.Config) -> None:
         if not isinstance(config, LimitedConfig):
             raise TypeError("the limited HTTP protocols need a LimitedConfig")
@@ -198,17 +208,9 @@ class _Limited(asyncio.Protocol):
 class LimitedHttpToolsProtocol(_Limited, HttpToolsProtocol):
     """httptools (uvicorn's default when it is installed), within the limits."""
 
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._init_limits(config)
-        self._in_head = True
-        self._in_body = False
+    # Where the parser is, kept from its callbacks (httptools has no state to ask).
+    _in_head = True
+    _in_body = False
 
     def _awaiting_head(self) -> bool:
         return self._in_head
@@ -228,16 +230,6 @@ class LimitedHttpToolsProtocol(_Limited, HttpToolsProtocol):
 
 class LimitedH11Protocol(_Limited, H11Protocol):
     """h11 (uvicorn's pure-Python parser), within the limits."""
-
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._init_limits(config)
 
     def _awaiting_head(self) -> bool:
         return self.conn.their_state is h11.IDLE

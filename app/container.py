@@ -6,7 +6,9 @@ from app.accounts.registration import Registration
 from app.accounts.service import AccountService
 from app.authcache.cache import AuthCache
 from app.authcache.directory import AuthDirectory
+from app.authcache.invalidations import NOTIFY_CHANNEL as INVALIDATIONS_CHANNEL
 from app.authcache.invalidations import InvalidationRepository
+from app.authcache.listener import InvalidationListener
 from app.authentication.authenticator import Authenticator
 from app.authentication.password_strategy import PasswordStrategy
 from app.authentication.token_strategy import TokenStrategy
@@ -14,6 +16,7 @@ from app.authentication.verified_passwords import VerifiedPasswords
 from app.core.client_address import Network
 from app.core.clock import Clock
 from app.core.db import Database, create_database
+from app.core.notifications import Notifications
 from app.core.redis import RedisGuard, create_redis
 from app.core.redis_connection import RedisClient
 from app.core.settings import Settings, fernet_keys
@@ -61,6 +64,9 @@ class Container:
     products: ProductRepository
     directory: AuthDirectory
     invalidations: InvalidationRepository
+    # The worker's LISTEN connection, and what it tells (started by the lifespan).
+    notifications: Notifications
+    invalidation_listener: InvalidationListener
     sessions: SessionService
     throttle: LoginThrottle
     windows: SlidingWindows
@@ -105,6 +111,9 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         clock=clock,
     )
     guard.before_trusting_again(directory.apply_pending_invalidations)
+    notifications = Notifications(settings.database_listen_url or settings.database_url)
+    invalidation_listener = InvalidationListener(directory, guard)
+    notifications.subscribe(INVALIDATIONS_CHANNEL, invalidation_listener.on_notification)
     session_events = SessionEvents()
     session_events.on_change(directory.publish_sessions)
     session_events.on_start_without_database(directory.publish_live_session)
@@ -204,6 +213,8 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         products=ProductRepository(db),
         directory=directory,
         invalidations=invalidations,
+        notifications=notifications,
+        invalidation_listener=invalidation_listener,
         sessions=sessions,
         throttle=throttle,
         windows=windows,

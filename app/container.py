@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from app.accounts.registration import Registration
 from app.accounts.service import AccountService
+from app.api.schemas.products import ProductJson
 from app.authcache.cache import AuthCache
 from app.authcache.directory import AuthDirectory
 from app.authcache.invalidations import NOTIFY_CHANNEL as INVALIDATIONS_CHANNEL
@@ -40,6 +41,8 @@ from app.oauth.introspection import Introspector
 from app.oauth.issuer import GrantServices
 from app.oauth.registry import GrantRegistry
 from app.ops.metrics import Metrics
+from app.products.cache import NOTIFY_CHANNEL as PRODUCTS_CHANNEL
+from app.products.cache import ProductCache
 from app.products.repository import ProductRepository
 from app.recovery.repository import RecoveryTokenRepository
 from app.recovery.service import RecoveryLimits, RecoveryService
@@ -61,7 +64,7 @@ class Container:
     metrics: Metrics
     hasher: PasswordHasher
     users: UserRepository
-    products: ProductRepository
+    products: ProductCache
     directory: AuthDirectory
     invalidations: InvalidationRepository
     # The worker's LISTEN connection, and what it tells (started by the lifespan).
@@ -114,6 +117,8 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
     notifications = Notifications(settings.database_listen_url or settings.database_url)
     invalidation_listener = InvalidationListener(directory, guard)
     notifications.subscribe(INVALIDATIONS_CHANNEL, invalidation_listener.on_notification)
+    products = ProductCache(ProductRepository(db), notifications, ProductJson())
+    notifications.subscribe(PRODUCTS_CHANNEL, products.clear)
     session_events = SessionEvents()
     session_events.on_change(directory.publish_sessions)
     session_events.on_start_without_database(directory.publish_live_session)
@@ -210,7 +215,7 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         metrics=metrics,
         hasher=hasher,
         users=users,
-        products=ProductRepository(db),
+        products=products,
         directory=directory,
         invalidations=invalidations,
         notifications=notifications,

@@ -99,7 +99,11 @@ class Notifications:
     async def _send_round_trips(self) -> None:
         while (waiting := self._next_round_trip) is not None:
             self._next_round_trip = None
-            waiting.set_result(await self._round_trip())
+            caught_up = False
+            try:
+                caught_up = await self._round_trip()
+            finally:  # whatever happens, the callers are answered (False: read PostgreSQL)
+                waiting.set_result(caught_up)
 
     async def _round_trip(self) -> bool:
         conn = self._connection

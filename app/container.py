@@ -4,9 +4,12 @@ from dataclasses import dataclass
 
 from app.accounts.registration import Registration
 from app.accounts.service import AccountService
+from app.api.schemas.products import ProductJson
 from app.authcache.cache import AuthCache
 from app.authcache.directory import AuthDirectory
+from app.authcache.invalidations import NOTIFY_CHANNEL as INVALIDATIONS_CHANNEL
 from app.authcache.invalidations import InvalidationRepository
+from app.authcache.listener import InvalidationListener
 from app.authentication.authenticator import Authenticator
 from app.authentication.password_strategy import PasswordStrategy
 from app.authentication.token_strategy import TokenStrategy
@@ -14,6 +17,7 @@ from app.authentication.verified_passwords import VerifiedPasswords
 from app.core.client_address import Network
 from app.core.clock import Clock
 from app.core.db import Database, create_database
+from app.core.notifications import Notifications
 from app.core.redis import RedisGuard, create_redis
 from app.core.redis_connection import RedisClient
 from app.core.settings import Settings, fernet_keys
@@ -37,6 +41,8 @@ from app.oauth.introspection import Introspector
 from app.oauth.issuer import GrantServices
 from app.oauth.registry import GrantRegistry
 from app.ops.metrics import Metrics
+from app.products.cache import NOTIFY_CHANNEL as PRODUCTS_CHANNEL
+from app.products.cache import ProductCache
 from app.products.repository import ProductRepository
 from app.recovery.repository import RecoveryTokenRepository
 from app.recovery.service import RecoveryLimits, RecoveryService
@@ -58,9 +64,12 @@ class Container:
     metrics: Metrics
     hasher: PasswordHasher
     users: UserRepository
-    products: ProductRepository
+    products: ProductCache
     directory: AuthDirectory
     invalidations: InvalidationRepository
+    # The worker's LISTEN connection, and what it tells (started by the lifespan).
+    notifications: Notifications
+    invalidation_listener: InvalidationListener
     sessions: SessionService
     throttle: LoginThrottle
     windows: SlidingWindows
@@ -105,6 +114,11 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         clock=clock,
     )
     guard.before_trusting_again(directory.apply_pending_invalidations)
+    notifications = Notifications(settings.database_listen_url or settings.database_url)
+    invalidation_listener = InvalidationListener(directory, guard)
+    notifications.subscribe(INVALIDATIONS_CHANNEL, invalidation_listener.on_notification)
+    products = ProductCache(ProductRepository(db), notifications, ProductJson())
+    notifications.subscribe(PRODUCTS_CHANNEL, products.clear)
     session_events = SessionEvents()
     session_events.on_change(directory.publish_sessions)
     session_events.on_start_without_database(directory.publish_live_session)
@@ -201,9 +215,11 @@ async def build_container(settings: Settings, metrics: Metrics, clock: Clock) ->
         metrics=metrics,
         hasher=hasher,
         users=users,
-        products=ProductRepository(db),
+        products=products,
         directory=directory,
         invalidations=invalidations,
+        notifications=notifications,
+        invalidation_listener=invalidation_listener,
         sessions=sessions,
         throttle=throttle,
         windows=windows,

@@ -8,7 +8,6 @@ from typing import Final
 
 from fastapi import FastAPI
 
-from app.authcache.listener import InvalidationListener
 from app.container import Container, build_container
 from app.core.clock import Clock, system_clock
 from app.core.errors import DatabaseUnavailable
@@ -93,16 +92,12 @@ def make_lifespan(settings: Settings, metrics: Metrics, clock: Clock = system_cl
             await container.close()
             raise
         app.state.services = container
-        listener = InvalidationListener(
-            settings.database_listen_url or settings.database_url,
-            container.directory,
-            container.redis_guard,
-        )
         background = [
             asyncio.create_task(clean_up_forever(container)),
             asyncio.create_task(watch_redis_forever(container)),
             asyncio.create_task(watch_postgres_forever(container)),
-            asyncio.create_task(listener.run_forever()),
+            asyncio.create_task(container.notifications.run_forever()),
+            asyncio.create_task(container.invalidation_listener.run_forever()),
         ]
         if container.mail_sender is not None:
             background.append(asyncio.create_task(container.mail_sender.run_forever()))

@@ -22,7 +22,7 @@ from app.mfa.enrolment import TotpEnrolment
 from app.oauth.introspection import Introspector
 from app.oauth.registry import GrantRegistry
 from app.ops.metrics import Metrics
-from app.products.repository import ProductRepository
+from app.products.cache import ProductCache
 from app.recovery.service import RecoveryService
 from app.sessions.service import SessionService
 from app.tokens.codec import TokenCodec
@@ -89,8 +89,8 @@ async def get_registration(request: Request) -> Registration:
     return registration
 
 
-async def get_products(request: Request) -> ProductRepository:
-    products: ProductRepository = _services(request).products
+async def get_products(request: Request) -> ProductCache:
+    products: ProductCache = _services(request).products
     return products
 
 
@@ -147,7 +147,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 Users = Annotated[UserRepository, Depends(get_users)]
 Accounts = Annotated[AccountService, Depends(get_accounts)]
 Registrations = Annotated[Registration, Depends(get_registration)]
-Products = Annotated[ProductRepository, Depends(get_products)]
+Products = Annotated[ProductCache, Depends(get_products)]
 Sessions = Annotated[SessionService, Depends(get_sessions)]
 Grants = Annotated[GrantRegistry, Depends(get_grants)]
 Codec = Annotated[TokenCodec, Depends(get_codec)]

@@ -5,56 +5,41 @@ entries it could not overwrite; every worker LISTENs on PostgreSQL and, told of 
 those entries from Redis if it can reach it. So a logout or password change made on a
 partitioned worker stops counting on every other worker within milliseconds, at no cost per
 request. (Where Redis is down for everyone, every worker reads PostgreSQL anyway, and the
-entries are applied before Redis is trusted again.)"""
+entries are applied before Redis is trusted again.)
+
+The worker's LISTEN connection (app/core/notifications.py) calls `on_notification` for every
+NOTIFY on the channel and on every (re)connect, to catch up on what was recorded while
+nobody listened here."""
 
 import asyncio
-import contextlib
 import logging
-from typing import Final
-
-import asyncpg
 
 from app.authcache.directory import AuthDirectory
-from app.authcache.invalidations import NOTIFY_CHANNEL
-from app.core.db import CONNECT_TIMEOUT_SECONDS, CONNECTION_ERRORS, connect_each_host
 from app.core.errors import DatabaseUnavailable
 from app.core.redis import CacheUnavailable, RedisGuard
 
 log = logging.getLogger(__name__)
 
-RECONNECT_SECONDS: Final = 1.0
-
 
 class InvalidationListener:
-    def __init__(self, database_url: str, directory: AuthDirectory, guard: RedisGuard) -> None:
-        self._database_url = database_url
+    def __init__(self, directory: AuthDirectory, guard: RedisGuard) -> None:
         self._directory = directory
         self._guard = guard
         self._notified = asyncio.Event()
 
-    async def run_forever(self) -> None:
-        while True:
-            with contextlib.suppress(*CONNECTION_ERRORS, asyncpg.PostgresError):
-                await self._listen()
-            await asyncio.sleep(RECONNECT_SECONDS)
-
-    async def _listen(self) -> None:
-        conn = await connect_each_host(self._database_url, timeout=CONNECT_TIMEOUT_SECONDS)
-        try:
-            await conn.add_listener(NOTIFY_CHANNEL, self._on_notification)
-            self._notified.set()  # catch up on what was recorded while nobody listened here
-            while not conn.is_closed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._notified.wait(), RECONNECT_SECONDS)
-                if self._notified.is_set():
-                    self._notified.clear()
-                    await self._apply()
-        finally:
-            with contextlib.suppress(*CONNECTION_ERRORS, asyncpg.PostgresError):
-                await asyncio.wait_for(conn.close(), CONNECT_TIMEOUT_SECONDS)
-
-    def _on_notification(self, *_: object) -> None:
+    def on_notification(self) -> None:
         self._notified.set()
+
+    async def run_forever(self) -> None:
+        """Applies the recorded invalidations after each notification; notifications that
+        arrive while it applies are applied once, after."""
+        while True:
+            await self._notified.wait()
+            self._notified.clear()
+            try:
+                await self._apply()
+            except Exception:  # one odd failure must not stop this worker's invalidations
+                log.exception("applying recorded cache invalidations failed")
 
     async def _apply(self) -> None:
         try:

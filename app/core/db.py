@@ -201,7 +201,7 @@ async def _no_session_state_to_reset(_: "asyncpg.Connection[asyncpg.Record]") ->
     `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`, a round trip after
     every borrowing. keygate never leaves session state on a pooled connection to undo: no
     SET, no session-level advisory lock (the throttle's are transaction-scoped), no cursor or
-    temporary table, and LISTEN runs on its own connection (app/authcache/listener.py).
+    temporary table, and LISTEN runs on its own connection (app/core/notifications.py).
     asyncpg still rolls back a transaction left open before calling this, so a failed
     operation's transaction cannot leak into the next borrower's."""
 

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from app.core.text import PlainText
+from app.products.repository import Product
 
 CENT: Final = Decimal("0.01")
 MAX_PRICE_EXCLUSIVE: Final = Decimal(10) ** 8
@@ -88,3 +89,16 @@ class ProductPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class ProductJson:
+    """The bodies of GET /products and GET /products/{id}, as FastAPI serialises these
+    models, made once for the product cache (app/products/cache.py) to keep."""
+
+    def page(self, products: list[Product], *, total: int, limit: int, offset: int) -> bytes:
+        # Validated once, items included.
+        page = {"items": products, "total": total, "limit": limit, "offset": offset}
+        return ProductPage.model_validate(page, from_attributes=True).model_dump_json().encode()
+
+    def product(self, product: Product) -> bytes:
+        return ProductOut.model_validate(product).model_dump_json().encode()

@@ -64,22 +64,25 @@ async def test_a_basic_request_after_a_login_is_checked_from_the_cache(
 
 
 class BcryptRuns:
-    """Counts the jobs the app's bcrypt thread pool is given (the pool still runs them)."""
+    """Counts the jobs the app's login bcrypt threads are given, on the login lane and on the
+    suspect lane of addresses whose last check failed (the threads still run them)."""
 
-    def __init__(self, submit: Callable[..., Future[Any]]) -> None:
-        self._submit = submit
+    def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.count += 1
-        return self._submit(fn, *args, **kwargs)
+    def counting(self, submit: Callable[..., Future[Any]]) -> Callable[..., Future[Any]]:
+        def counted(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            self.count += 1
+            return submit(fn, *args, **kwargs)
+
+        return counted
 
 
 @pytest.fixture
 def bcrypt_runs(services, monkeypatch: pytest.MonkeyPatch) -> BcryptRuns:
-    executor = services.hasher._login._executor
-    runs = BcryptRuns(executor.submit)
-    monkeypatch.setattr(executor, "submit", runs)
+    runs = BcryptRuns()
+    for lane in (services.hasher._login, services.hasher._suspect):
+        monkeypatch.setattr(lane._executor, "submit", runs.counting(lane._executor.submit))
     return runs
 
 

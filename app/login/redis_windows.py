@@ -23,12 +23,13 @@ HELD_BY_OTHERS: Final = -1.0
 _TAKE = """
 local now, seconds, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - seconds)
-local held = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-if #held / 2 < limit then
+if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('EXPIRE', KEYS[1], math.ceil(seconds) + 1)
   return '0'
 end
+-- Read only when full: a window never holds more than its limit then.
+local held = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local failed = {}
 for i = 1, #held, 2 do
   local at = tonumber(held[i + 1])

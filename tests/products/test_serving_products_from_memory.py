@@ -25,6 +25,14 @@ ANSWERED_WITHIN_SECONDS = 2.0
 FAR_ID = 10**12  # an id no product has unless a test gives it
 
 
+async def served_from_memory(reader: "Reader", database: asyncpg.Pool) -> int:
+    """A product read until its reads send PostgreSQL no statement; its id."""
+    (wine,) = await insert(database, "WINE GLASS")
+    await reader.warm(wine)
+    assert await reader.statements_of_reading(wine) == []
+    return wine
+
+
 async def insert(database: asyncpg.Pool, *names: str) -> list[int]:
     rows = await database.fetch(
         "INSERT INTO products (name, price) SELECT n, 2.50 FROM unnest($1::text[]) AS n"
@@ -221,9 +229,7 @@ async def test_with_the_listen_connection_cut_reads_come_from_postgresql_and_sta
     reader_through_proxy: Reader, listen_proxy: TcpProxy, database
 ):
     reader = reader_through_proxy
-    (wine,) = await insert(database, "WINE GLASS")
-    await reader.warm(wine)
-    assert await reader.statements_of_reading(wine) == []
+    wine = await served_from_memory(reader, database)
 
     await listen_proxy.stop()
     await database.execute("UPDATE products SET name = 'RENAMED'")
@@ -244,9 +250,7 @@ async def test_a_change_made_while_the_listen_connection_was_cut_is_served_once_
     reader_through_proxy: Reader, listen_proxy: TcpProxy, database
 ):
     reader = reader_through_proxy
-    (wine,) = await insert(database, "WINE GLASS")
-    await reader.warm(wine)
-    assert await reader.statements_of_reading(wine) == []
+    wine = await served_from_memory(reader, database)
 
     await listen_proxy.stop()
     await database.execute("UPDATE products SET name = 'RENAMED'")  # its NOTIFY reaches nobody
@@ -261,9 +265,7 @@ async def test_a_read_waits_for_a_notification_slow_to_arrive(
     reader_through_proxy: Reader, listen_proxy: TcpProxy, database
 ):
     reader = reader_through_proxy
-    (wine,) = await insert(database, "WINE GLASS")
-    await reader.warm(wine)
-    assert await reader.statements_of_reading(wine) == []
+    wine = await served_from_memory(reader, database)
 
     listen_proxy.pause()  # the NOTIFY below is on its way, held in the proxy
     await database.execute("UPDATE products SET name = 'RENAMED'")
@@ -282,9 +284,7 @@ async def test_with_the_listen_connection_hanging_a_read_is_current_and_answered
     reader_through_proxy: Reader, listen_proxy: TcpProxy, database
 ):
     reader = reader_through_proxy
-    (wine,) = await insert(database, "WINE GLASS")
-    await reader.warm(wine)
-    assert await reader.statements_of_reading(wine) == []
+    wine = await served_from_memory(reader, database)
 
     listen_proxy.pause()  # the NOTIFY below waits in the proxy, as on a hung network
     await database.execute("UPDATE products SET name = 'RENAMED'")

@@ -4,10 +4,11 @@ streaming standby. Each test that breaks one gets its own (0.1-2.5 s to start, s
 README.md); every process is killed after the test, also when it fails."""
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
-from tests.core.ha.processes import PostgresPair, RedisClusterSet, SentinelSet
+from tests.core.ha.processes import Harness, PostgresPair, RedisClusterSet, SentinelSet
 
 
 @pytest.fixture(autouse=True)
@@ -16,29 +17,34 @@ def clean_state() -> None:
     (this replaces the suite's autouse cleaner, which would create and migrate them)."""
 
 
-@pytest.fixture
-def sentinel_set() -> Iterator[SentinelSet]:
-    started = SentinelSet().start()
+H = TypeVar("H", bound=Harness)
+
+
+def running(harness: H) -> Iterator[H]:
+    started = harness.start()
     try:
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture
+def sentinel_set() -> Iterator[SentinelSet]:
+    yield from running(SentinelSet())
 
 
 @pytest.fixture(scope="module")
 def redis_cluster() -> Iterator[RedisClusterSet]:
     """Shared by a module: nothing breaks the cluster, and every test uses keys of its own."""
-    started = RedisClusterSet().start()
-    try:
-        yield started
-    finally:
-        started.stop()
+    yield from running(RedisClusterSet())
+
+
+@pytest.fixture
+def replicated_cluster() -> Iterator[RedisClusterSet]:
+    """A cluster whose masters each have a replica, for tests that fail one over."""
+    yield from running(RedisClusterSet(replicas_per_master=1))
 
 
 @pytest.fixture
 def postgres_pair() -> Iterator[PostgresPair]:
-    started = PostgresPair().start()
-    try:
-        yield started
-    finally:
-        started.stop()
+    yield from running(PostgresPair())

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final, Self, TextIO
 
 import asyncpg
 from redis import Redis as SyncRedis
@@ -129,7 +129,26 @@ def replicas_acknowledge_a_write(
     return bool(acknowledged == replicas)
 
 
-class SentinelSet:
+class Harness:
+    """Processes started together: `start` runs `_start`, and stops whatever it had started
+    when it fails."""
+
+    def start(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class SentinelSet(Harness):
     """A Redis master, one replica and three Sentinels (quorum 2) watching SERVICE_NAME."""
 
     DOWN_AFTER_MILLISECONDS: Final = 1000
@@ -144,14 +163,6 @@ class SentinelSet:
         self.replica_port = free_port()
         self.sentinel_ports = [free_port() for _ in range(3)]
         self._servers: dict[int, subprocess.Popen[bytes]] = {}
-
-    def start(self) -> "SentinelSet":
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _start(self) -> None:
         for port, extra in (
@@ -310,7 +321,7 @@ def key_in_slot(slot: int) -> str:
     raise HarnessError(f"no probe key found for slot {slot}")
 
 
-class RedisClusterSet:
+class RedisClusterSet(Harness):
     """Three Redis Cluster masters (slots spread over three processes), each with
     `replicas_per_master` replicas."""
 
@@ -320,14 +331,6 @@ class RedisClusterSet:
         self.ports: list[int] = []
         self._servers: dict[int, subprocess.Popen[bytes]] = {}
         self._paused: set[int] = set()
-
-    def start(self) -> "RedisClusterSet":
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _start(self) -> None:
         cli = require_binary("redis-cli", "redis-tools")
@@ -472,7 +475,7 @@ def as_postgres_user() -> list[str]:
     return [require_binary("runuser", "util-linux"), "-u", "postgres", "--"]
 
 
-class PostgresPair:
+class PostgresPair(Harness):
     """A PostgreSQL 15 primary and a streaming standby cloned from it, each on its own port,
     both in one temp dir owned by the `postgres` OS user, trusting 127.0.0.1 only."""
 
@@ -483,14 +486,6 @@ class PostgresPair:
         self.primary_dir = self._group.dir / "primary"
         self.standby_dir = self._group.dir / "standby"
         self._started: list[Path] = []
-
-    def start(self) -> "PostgresPair":
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _run(self, tool: str, *args: str) -> None:
         argv = [*as_postgres_user(), require_postgres_binary(tool), *args]

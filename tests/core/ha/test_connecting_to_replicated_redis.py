@@ -72,15 +72,6 @@ async def test_a_cluster_url_reaches_every_master(redis_cluster: RedisClusterSet
         await client.aclose()
 
 
-@pytest.fixture
-def replicated_cluster() -> Iterator[RedisClusterSet]:
-    started = RedisClusterSet(replicas_per_master=1).start()
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
 async def test_a_cluster_client_writes_to_the_promoted_replica_and_reports_a_new_identity(
     replicated_cluster: RedisClusterSet,
 ) -> None:

@@ -3,7 +3,7 @@ there, from Redis (never a fallback to PostgreSQL): logins, bearer and Basic req
 cache, refresh, revocation, throttling and refusing a replayed TOTP code."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -167,15 +167,6 @@ async def test_a_totp_code_is_refused_the_second_time(
         assert replayed.json()["error"] == "invalid_grant"
         assert await redis_fallbacks(client) == 0
     assert await cluster.exists(totp_step_key(user.id)) == 1
-
-
-@pytest.fixture
-def replicated_cluster() -> Iterator[RedisClusterSet]:
-    started = RedisClusterSet(replicas_per_master=1).start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 async def test_a_change_waits_for_the_replica_of_the_master_that_took_it(

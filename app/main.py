@@ -6,6 +6,7 @@ from app.api.account_page import add_account_page
 from app.api.docs import add_docs
 from app.api.errors import register_error_renderers
 from app.api.openapi import install_openapi
+from app.api.presolved_route import PresolvedRoute
 from app.api.routers import discovery, health, metrics, products, token, totp, users
 from app.api.routers import recovery as account_recovery
 from app.core.clock import Clock, system_clock
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         # validation failures (with their input) where we do not control redaction.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    app.router.route_class = PresolvedRoute  # for the routes added below with app.get
     register_error_renderers(app)
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)

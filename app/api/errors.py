@@ -11,11 +11,11 @@ from typing import Any, Final, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from app.api.presolved_route import PresolvedRoute
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -129,7 +129,7 @@ async def _answer_a_client_that_left(request: Request, exc: Exception) -> Respon
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]
 
 
-class OAuthErrorRoute(APIRoute):
+class OAuthErrorRoute(PresolvedRoute):
     """A route of the token endpoints (RFC 6749 §5.2, RFC 7009, RFC 7662): a domain error its
     endpoint raises that is an OAuth error answers as `{"error", "error_description"}` with
     `Cache-Control: no-store`. Errors of its dependencies (authenticating the caller) and

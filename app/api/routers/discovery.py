@@ -7,10 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import Codec, SettingsDep
+from app.api.presolved_route import PresolvedRoute
 from app.oauth.registry import GRANT_TYPES
 from app.users.scopes import Scope
 
-router = APIRouter(tags=["discovery"])
+router = APIRouter(tags=["discovery"], route_class=PresolvedRoute)
 
 # Keys change only with a deploy; verifiers may keep them a few minutes.
 CACHEABLE: Final = {"Cache-Control": "public, max-age=300"}

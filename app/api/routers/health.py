@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import DatabaseDep, RedisGuardDep
+from app.api.presolved_route import PresolvedRoute
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=PresolvedRoute)
 
 
 @router.get("/health")

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.deps import MetricsDep, SettingsDep
+from app.api.presolved_route import PresolvedRoute
 from app.core.errors import InvalidToken, NotFound
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=PresolvedRoute)
 
 
 @router.get("/metrics", response_class=Response)

@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.api.deps import Products, ReadProducts, WriteProducts
+from app.api.presolved_route import PresolvedRoute
 from app.api.schemas.products import ProductCreate, ProductOut, ProductPage, ProductUpdate
 from app.core.errors import NotFound
 
-router = APIRouter(prefix="/products", tags=["products"])
+router = APIRouter(prefix="/products", tags=["products"], route_class=PresolvedRoute)
 
 ProductId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 

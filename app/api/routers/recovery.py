@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.api.deps import Me, Origin, Recovery
+from app.api.presolved_route import PresolvedRoute
 from app.api.schemas.recovery import (
     Accepted,
     ResetConfirmation,
@@ -10,7 +11,7 @@ from app.api.schemas.recovery import (
     VerificationConfirmation,
 )
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=PresolvedRoute)
 
 RESET_ACCEPTED = Accepted(
     detail="if an active account with an email address matches, a reset link is on its way"

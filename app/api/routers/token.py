@@ -5,7 +5,6 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
 from app.api.deps import (
     Admin,
@@ -19,6 +18,7 @@ from app.api.deps import (
 )
 from app.api.errors import OAuthErrorRoute
 from app.api.form import form_schema, read_oauth_form
+from app.api.presolved_route import PresolvedRoute
 from app.api.server_timing import auth_timing
 from app.core.errors import InvalidToken
 from app.oauth.errors import NO_STORE
@@ -168,7 +168,7 @@ router.add_api_route(
     methods=["POST"],
     status_code=204,
     summary="End the current session",
-    route_class_override=APIRoute,
+    route_class_override=PresolvedRoute,
 )
 
 

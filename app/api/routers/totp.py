@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.api.deps import Accounts, Enrolment, Me, Origin
+from app.api.presolved_route import PresolvedRoute
 from app.api.schemas.totp import (
     RecoveryCodes,
     TotpBegin,
@@ -11,7 +12,7 @@ from app.api.schemas.totp import (
     TotpEnrolment,
 )
 
-router = APIRouter(prefix="/users/me/totp", tags=["two-factor"])
+router = APIRouter(prefix="/users/me/totp", tags=["two-factor"], route_class=PresolvedRoute)
 
 
 @router.post(

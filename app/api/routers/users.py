@@ -14,6 +14,7 @@ from app.api.deps import (
     Sessions,
     Users,
 )
+from app.api.presolved_route import PresolvedRoute
 from app.api.schemas.users import (
     AdminUserUpdate,
     PasswordChange,
@@ -26,7 +27,7 @@ from app.api.schemas.users import (
 )
 from app.core.errors import NotFound
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=PresolvedRoute)
 
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 

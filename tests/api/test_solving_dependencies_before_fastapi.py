@@ -1,0 +1,155 @@
+"""The route class of every keygate route solves the dependencies that need only the request
+itself, before FastAPI solves the rest: an endpoint must see exactly what FastAPI would have
+given it, and a failing dependency must answer as it would have."""
+
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
+from fastapi.routing import APIRoute
+from fastapi.security import SecurityScopes
+from pydantic import BaseModel
+
+from app.api.presolved_route import PresolvedRoute
+from app.main import create_app
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+
+calls = Calls()
+
+
+async def who(request: Request, security_scopes: SecurityScopes) -> str:
+    calls.made.append("who:" + security_scopes.scope_str)
+    name = request.headers.get("x-user")
+    if name is None:
+        raise HTTPException(401, "who are you?", headers={"WWW-Authenticate": "Bearer"})
+    if "admin" in security_scopes.scopes and name != "root":
+        raise HTTPException(403, "not an admin")
+    return name
+
+
+async def service(request: Request) -> str:
+    calls.made.append("service")
+    return f"service of {request.url.path}"
+
+
+async def audit() -> None:
+    calls.made.append("audit")
+
+
+Who = Annotated[str, Security(who)]
+Admin = Annotated[str, Security(who, scopes=["admin"])]
+Service = Annotated[str, Depends(service)]
+
+
+class Item(BaseModel):
+    name: str
+
+
+async def me(user: Who, svc: Service) -> dict[str, str]:
+    return {"user": user, "service": svc}
+
+
+async def twice(first: Who, second: Who) -> list[str]:
+    return [first, second]
+
+
+async def admin(n: int, user: Admin, request: Request, q: str = "") -> dict[str, object]:
+    return {"n": n, "user": user, "q": q, "path": request.url.path}
+
+
+async def create(item: Item, user: Who) -> dict[str, str]:
+    return {"item": item.name, "by": user}
+
+
+def make_app(*, included: bool = False) -> FastAPI:
+    app = FastAPI()
+    router = APIRouter(route_class=PresolvedRoute, dependency_overrides_provider=app)
+    router.get("/me")(me)
+    router.get("/twice")(twice)
+    router.get("/admin/{n}", dependencies=[Depends(audit)])(admin)
+    router.post("/items", status_code=201)(create)
+    if included:
+        app.include_router(router)
+    else:  # as keygate adds its routes
+        app.router.routes.extend(router.routes)
+    return app
+
+
+@pytest.fixture(params=[False, True], ids=["in the app's table", "in an included router"])
+async def client(request):
+    calls.made.clear()
+    app = make_app(included=request.param)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        http.app = app  # type: ignore[attr-defined]
+        yield http
+
+
+async def test_the_endpoint_gets_each_dependency_value(client):
+    response = await client.get("/me", headers={"x-user": "ada"})
+    assert response.status_code == 200
+    assert response.json() == {"user": "ada", "service": "service of /me"}
+    assert calls.made == ["who:", "service"]
+
+
+async def test_a_dependency_asked_for_twice_is_called_once(client):
+    response = await client.get("/twice", headers={"x-user": "ada"})
+    assert response.json() == ["ada", "ada"]
+    assert calls.made == ["who:"]
+
+
+async def test_scopes_path_query_request_and_route_dependencies_all_arrive(client):
+    response = await client.get("/admin/7?q=x", headers={"x-user": "root"})
+    assert response.status_code == 200
+    assert response.json() == {"n": 7, "user": "root", "q": "x", "path": "/admin/7"}
+    assert sorted(calls.made) == ["audit", "who:admin"]
+
+
+async def test_a_failing_dependency_answers_as_it_raised(client):
+    missing = await client.get("/admin/7", headers={})
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    not_admin = await client.get("/admin/7", headers={"x-user": "ada"})
+    assert not_admin.status_code == 403
+
+
+async def test_invalid_parameters_and_bodies_are_still_422(client):
+    assert (await client.get("/admin/seven", headers={"x-user": "root"})).status_code == 422
+    bad_body = await client.post("/items", json={"nom": "x"}, headers={"x-user": "ada"})
+    assert bad_body.status_code == 422
+    good = await client.post("/items", json={"name": "x"}, headers={"x-user": "ada"})
+    assert good.status_code == 201
+    assert good.json() == {"item": "x", "by": "ada"}
+
+
+async def test_an_unauthenticated_body_is_refused_before_it_is_parsed():
+    app = make_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(
+            "/items", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 401
+
+
+async def test_dependency_overrides_are_honoured(client):
+    async def nobody(security_scopes: SecurityScopes) -> str:
+        return "override"
+
+    client.app.dependency_overrides[who] = nobody
+    response = await client.get("/me")
+    assert response.json() == {"user": "override", "service": "service of /me"}
+
+
+def test_every_keygate_route_is_a_presolved_route():
+    app = create_app()
+    api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    assert api_routes
+    assert all(isinstance(route, PresolvedRoute) for route in api_routes)

@@ -1,21 +1,33 @@
 """Redis stopped and started again on the same port, or emptied: the app keeps working from
 PostgreSQL meanwhile and uses Redis again without a restart (docs/contract.md)."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 from redis.asyncio import Redis
 
-from tests.factories import DEFAULT_PASSWORD, basic, login, make_user
+from tests.factories import DEFAULT_PASSWORD, Login, basic, login, make_user
+from tests.faults import RedisServer
 from tests.fixtures.fault_lab import RECOVERY_TIMEOUT_SECONDS, FaultLab, auth_source, eventually
 
 
-async def test_a_restarted_redis_is_used_again_without_restarting_the_app(lab: FaultLab):
+@asynccontextmanager
+async def alice_cached_in_a_private_redis(
+    lab: FaultLab,
+) -> AsyncIterator[tuple[RedisServer, httpx.AsyncClient, Login]]:
+    """An app on a Redis the test may kill, and alice logged in with her session in it."""
     server = await lab.redis_server()
     running = await lab.app(redis_url=server.url)
     await make_user(running.services)
     async with running.client() as client:
         tokens = await login(client)
         assert auth_source(await client.get("/users/me", headers=tokens.headers)) == "cache"
+        yield server, client, tokens
 
+
+async def test_a_restarted_redis_is_used_again_without_restarting_the_app(lab: FaultLab):
+    async with alice_cached_in_a_private_redis(lab) as (server, client, tokens):
         await server.kill()
         for headers in (tokens.headers, basic("alice", DEFAULT_PASSWORD)):
             response = await client.get("/users/me", headers=headers)
@@ -42,13 +54,7 @@ async def test_a_restarted_redis_is_used_again_without_restarting_the_app(lab: F
 
 
 async def test_a_logout_while_redis_is_stopped_holds_after_it_returns(lab: FaultLab):
-    server = await lab.redis_server()
-    running = await lab.app(redis_url=server.url)
-    await make_user(running.services)
-    async with running.client() as client:
-        tokens = await login(client)
-        assert auth_source(await client.get("/users/me", headers=tokens.headers)) == "cache"
-
+    async with alice_cached_in_a_private_redis(lab) as (server, client, tokens):
         await server.kill()
         assert (await client.post("/logout", headers=tokens.headers)).status_code == 204
         await server.start()

@@ -7,6 +7,8 @@ import pytest
 from tests.factories import Login, login, make_user
 from tests.fixtures.keys_and_servers import (
     ALGORITHMS,
+    KeyFile,
+    StartApp,
     client_of,
     fetch_jwks,
     key_settings,
@@ -18,15 +20,20 @@ async def me_status(client, tokens: Login) -> int:
     return (await client.get("/users/me", headers=tokens.headers)).status_code
 
 
+async def login_before_the_rotation(start_app: StartApp, key: KeyFile) -> Login:
+    """Alice's session on an instance that signs with `key`, the key about to be retired."""
+    before = await start_app(**key_settings(key))
+    await make_user(before.services)
+    async with client_of(before) as client:
+        return await login(client)
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 async def test_after_a_rotation_old_tokens_still_work_and_new_ones_carry_the_new_kid(
     start_app, keys, algorithm
 ):
     key_a, key_b = keys(algorithm, "a"), keys(algorithm, "b")
-    before = await start_app(**key_settings(key_a))
-    await make_user(before.services)
-    async with client_of(before) as client:
-        old = await login(client)
+    old = await login_before_the_rotation(start_app, key_a)
     assert jwt.get_unverified_header(old.access_token)["kid"] == key_a.kid
 
     after = await start_app(**key_settings(key_b, key_a))
@@ -47,10 +54,7 @@ async def test_refreshing_an_old_session_after_a_rotation_signs_with_the_new_key
     start_app, keys, algorithm
 ):
     key_a, key_b = keys(algorithm, "a"), keys(algorithm, "b")
-    before = await start_app(**key_settings(key_a))
-    await make_user(before.services)
-    async with client_of(before) as client:
-        old = await login(client)
+    old = await login_before_the_rotation(start_app, key_a)
 
     after = await start_app(**key_settings(key_b, key_a))
     async with client_of(after) as client:
@@ -65,10 +69,7 @@ async def test_refreshing_an_old_session_after_a_rotation_signs_with_the_new_key
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 async def test_an_instance_without_the_retired_key_refuses_its_tokens(start_app, keys, algorithm):
     key_a, key_b = keys(algorithm, "a"), keys(algorithm, "b")
-    before = await start_app(**key_settings(key_a))
-    await make_user(before.services)
-    async with client_of(before) as client:
-        old = await login(client)
+    old = await login_before_the_rotation(start_app, key_a)
 
     retired = await start_app(**key_settings(key_b))
     async with client_of(retired) as client:

@@ -4,6 +4,8 @@ old one back in once Redis answers again: the invalidation PostgreSQL recorded i
 before Redis is trusted (docs/contract.md)."""
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -49,6 +51,29 @@ async def warm_up(client: httpx.AsyncClient) -> Login:
     return tokens
 
 
+@asynccontextmanager
+async def alice_warmed_up(
+    lab: FaultLab, redis_server: RedisServer
+) -> AsyncIterator[tuple[httpx.AsyncClient, Login]]:
+    """An app on the private Redis and a client on it, alice warmed up in Redis."""
+    running = await start_app(lab, redis_server)
+    await make_user(running.services)
+    async with running.client() as client:
+        yield client, await warm_up(client)
+
+
+async def change_password_while_redis_hangs(
+    client: httpx.AsyncClient, tokens: Login, redis_server: RedisServer
+) -> None:
+    redis_server.pause()
+    changed = await client.post(
+        "/users/me/password",
+        json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=tokens.headers,
+    )
+    assert changed.status_code == 204, changed.text
+
+
 async def redis_trusted_again(client: httpx.AsyncClient) -> None:
     async def ready_says_redis_ok() -> bool:
         return (await client.get("/ready")).json()["redis"] == "ok"
@@ -61,11 +86,7 @@ async def redis_trusted_again(client: httpx.AsyncClient) -> None:
 async def test_each_request_finishes_quickly_and_works_from_postgresql(
     lab: FaultLab, redis_server: RedisServer
 ):
-    running = await start_app(lab, redis_server)
-    await make_user(running.services)
-    async with running.client() as client:
-        tokens = await warm_up(client)
-
+    async with alice_warmed_up(lab, redis_server) as (client, tokens):
         redis_server.pause()
         durations: list[tuple[str, float]] = []
         # Long enough to cross the breaker's window more than once (each probe may wait).
@@ -92,20 +113,11 @@ async def test_each_request_finishes_quickly_and_works_from_postgresql(
 async def test_a_password_changed_while_redis_hangs_does_not_come_back_when_it_answers(
     lab: FaultLab, redis_server: RedisServer
 ):
-    running = await start_app(lab, redis_server)
-    await make_user(running.services)
-    async with running.client() as client:
-        tokens = await warm_up(client)
+    async with alice_warmed_up(lab, redis_server) as (client, tokens):
         other_session = await login(client)
         assert (await client.get("/users/me", headers=other_session.headers)).status_code == 200
 
-        redis_server.pause()
-        changed = await client.post(
-            "/users/me/password",
-            json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
-            headers=tokens.headers,
-        )
-        assert changed.status_code == 204, changed.text
+        await change_password_while_redis_hangs(client, tokens, redis_server)
         assert (await client.get("/users/me", headers=basic("alice", DEFAULT_PASSWORD))).is_error
         redis_server.resume()
         await redis_trusted_again(client)
@@ -135,13 +147,7 @@ async def test_a_password_changed_while_redis_hangs_is_refused_by_every_worker_a
         tokens = await warm_up(client)
         await warm_up(other)
 
-        redis_server.pause()
-        changed = await client.post(
-            "/users/me/password",
-            json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
-            headers=tokens.headers,
-        )
-        assert changed.status_code == 204, changed.text
+        await change_password_while_redis_hangs(client, tokens, redis_server)
         redis_server.resume()
         await redis_trusted_again(other)
         await redis_trusted_again(client)

@@ -475,6 +475,17 @@ def as_postgres_user() -> list[str]:
     return [require_binary("runuser", "util-linux"), "-u", "postgres", "--"]
 
 
+def run_postgres_tool(tool: str, *args: str) -> None:
+    """Runs a PostgreSQL 15 tool (initdb, pg_ctl...) to its end; raises HarnessError with
+    its output when it fails."""
+    argv = [*as_postgres_user(), require_postgres_binary(tool), *args]
+    result = subprocess.run(  # noqa: S603
+        argv, capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS, check=False
+    )
+    if result.returncode != 0:
+        raise HarnessError(f"{tool} failed: {result.stdout}{result.stderr}".strip())
+
+
 class PostgresPair(Harness):
     """A PostgreSQL 15 primary and a streaming standby cloned from it, each on its own port,
     both in one temp dir owned by the `postgres` OS user, trusting 127.0.0.1 only."""
@@ -487,18 +498,10 @@ class PostgresPair(Harness):
         self.standby_dir = self._group.dir / "standby"
         self._started: list[Path] = []
 
-    def _run(self, tool: str, *args: str) -> None:
-        argv = [*as_postgres_user(), require_postgres_binary(tool), *args]
-        result = subprocess.run(  # noqa: S603
-            argv, capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS, check=False
-        )
-        if result.returncode != 0:
-            raise HarnessError(f"{tool} failed: {result.stdout}{result.stderr}".strip())
-
     def _start(self) -> None:
         if os.geteuid() == 0:
             shutil.chown(self._group.dir, "postgres", "postgres")
-        self._run(
+        run_postgres_tool(
             "initdb",
             "-D",
             str(self.primary_dir),
@@ -526,7 +529,7 @@ class PostgresPair(Harness):
             "host  replication all  127.0.0.1/32  trust\n"
         )
         self._pg_ctl_start(self.primary_dir, self.primary_port)
-        self._run(
+        run_postgres_tool(
             "createdb",
             "-h",
             "127.0.0.1",
@@ -536,7 +539,7 @@ class PostgresPair(Harness):
             "postgres",
             DATABASE_NAME,
         )
-        self._run(
+        run_postgres_tool(
             "pg_basebackup",
             "-R",
             "-D",
@@ -557,7 +560,7 @@ class PostgresPair(Harness):
 
     def _pg_ctl_start(self, data_dir: Path, port: int) -> None:
         self._started.append(data_dir)
-        self._run(
+        run_postgres_tool(
             "pg_ctl",
             "start",
             "-w",
@@ -599,13 +602,14 @@ class PostgresPair(Harness):
     async def stop_primary(self) -> None:
         """Stops the primary the way a crash would: no shutdown checkpoint, clients cut."""
         await asyncio.to_thread(
-            self._run, "pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(self.primary_dir)
-        )
+            run_postgres_tool, "pg_ctl", "stop", "-m", "immediate", "-w", "-D",
+            str(self.primary_dir),
+        )  # fmt: skip
 
     async def promote_standby(self) -> None:
         """Promotes the standby and returns once it accepts writes."""
         await asyncio.to_thread(
-            self._run,
+            run_postgres_tool,
             "pg_ctl",
             "promote",
             "-w",
@@ -618,7 +622,7 @@ class PostgresPair(Harness):
     def stop(self) -> None:
         for data_dir in self._started:
             try:
-                self._run("pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(data_dir))
+                run_postgres_tool("pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(data_dir))
             except (HarnessError, subprocess.TimeoutExpired):
                 self._kill_leftover_postmaster(data_dir)
         self._started.clear()

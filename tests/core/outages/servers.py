@@ -19,9 +19,8 @@ from tests.core.ha.processes import (
     START_TIMEOUT_SECONDS,
     HarnessError,
     ProcessGroup,
-    as_postgres_user,
     free_port,
-    require_postgres_binary,
+    run_postgres_tool,
 )
 
 DATABASE_NAME: Final = "keygate"
@@ -38,19 +37,11 @@ class PrivatePostgres:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
 
-    def _run(self, tool: str, *args: str) -> None:
-        argv = [*as_postgres_user(), require_postgres_binary(tool), *args]
-        result = subprocess.run(  # noqa: S603
-            argv, capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS, check=False
-        )
-        if result.returncode != 0:
-            raise HarnessError(f"{tool} failed: {result.stdout}{result.stderr}".strip())
-
     def create(self) -> "PrivatePostgres":
         try:
             if os.geteuid() == 0:
                 shutil.chown(self._group.dir, "postgres", "postgres")
-            self._run(
+            run_postgres_tool(
                 "initdb",
                 *("-D", str(self.data_dir), "-U", "postgres", "-A", "trust"),
                 "--no-sync",
@@ -64,8 +55,8 @@ class PrivatePostgres:
                     "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
                 )
             self.start_sync()
-            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                      DATABASE_NAME)  # fmt: skip
+            run_postgres_tool("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                              DATABASE_NAME)  # fmt: skip
             config = Config(str(ROOT / "alembic.ini"))
             config.attributes["database_url"] = self.url
             config.attributes["configure_logger"] = False
@@ -76,7 +67,7 @@ class PrivatePostgres:
         return self
 
     def start_sync(self) -> None:
-        self._run(
+        run_postgres_tool(
             "pg_ctl",
             *("start", "-w", "-t", str(int(START_TIMEOUT_SECONDS)), "-D", str(self.data_dir)),
             *("-l", str(self._group.dir / "server.log")),
@@ -87,7 +78,7 @@ class PrivatePostgres:
 
     async def stop(self) -> None:
         """A fast shutdown: sessions are cut, their transactions rolled back."""
-        await asyncio.to_thread(self._run, "pg_ctl", "stop", "-m", "fast", "-w", "-D",
+        await asyncio.to_thread(run_postgres_tool, "pg_ctl", "stop", "-m", "fast", "-w", "-D",
                                 str(self.data_dir))  # fmt: skip
 
     def _pids(self) -> list[int]:
@@ -116,5 +107,5 @@ class PrivatePostgres:
     def destroy(self) -> None:
         self.resume()
         with contextlib.suppress(HarnessError, subprocess.TimeoutExpired, OSError):
-            self._run("pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(self.data_dir))
+            run_postgres_tool("pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(self.data_dir))
         self._group.stop()

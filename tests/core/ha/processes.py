@@ -359,15 +359,21 @@ class RedisClusterSet(Harness):
             capture_output=True,
             timeout=START_TIMEOUT_SECONDS,
         )
-        wait_until("cluster_state:ok on every node", self._cluster_is_ok, START_TIMEOUT_SECONDS)
+        wait_until(
+            "cluster_state:ok on every node",
+            lambda: self._cluster_is_ok(self.ports),
+            START_TIMEOUT_SECONDS,
+        )
         wait_until(
             "the replicas to finish their first sync",
             self._replicas_are_in_sync,
             START_TIMEOUT_SECONDS,
         )
 
-    def _cluster_is_ok(self) -> bool:
-        for port in self.ports:
+    @staticmethod
+    def _cluster_is_ok(ports: list[int]) -> bool:
+        """Whether every node on `ports` answers CLUSTER INFO with cluster_state:ok."""
+        for port in ports:
             with SyncRedis(port=port, socket_timeout=0.5) as node:
                 try:
                     info = node.execute_command("CLUSTER", "INFO")
@@ -433,7 +439,7 @@ class RedisClusterSet(Harness):
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             promoted = [port for port in replica_ports if await self._role(port) == b"master"]
-            if promoted and await self._live_nodes_are_ok():
+            if promoted and await asyncio.to_thread(self._cluster_is_ok, self._live_ports()):
                 return promoted[0]
             await asyncio.sleep(POLL_SECONDS)
         raise HarnessError(f"no cluster failover within {timeout_seconds}s")
@@ -446,19 +452,13 @@ class RedisClusterSet(Harness):
                 return None
         return role[0]
 
-    async def _live_nodes_are_ok(self) -> bool:
-        for port, process in self._servers.items():
-            if process.poll() is not None or port in self._paused:
-                continue
-            async with Redis(port=port, socket_timeout=0.5) as node:
-                try:
-                    info = await node.execute_command("CLUSTER", "INFO")
-                except (RedisError, OSError):
-                    return False
-            text = info.decode() if isinstance(info, bytes) else str(info)
-            if "cluster_state:ok" not in text:
-                return False
-        return True
+    def _live_ports(self) -> list[int]:
+        """The nodes neither killed nor paused."""
+        return [
+            port
+            for port, process in self._servers.items()
+            if process.poll() is None and port not in self._paused
+        ]
 
     @property
     def url(self) -> str:
@@ -529,27 +529,14 @@ class PostgresPair(Harness):
             "host  replication all  127.0.0.1/32  trust\n"
         )
         self._pg_ctl_start(self.primary_dir, self.primary_port)
-        run_postgres_tool(
-            "createdb",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.primary_port),
-            "-U",
-            "postgres",
-            DATABASE_NAME,
-        )
+        to_primary = ("-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres")
+        run_postgres_tool("createdb", *to_primary, DATABASE_NAME)
         run_postgres_tool(
             "pg_basebackup",
             "-R",
             "-D",
             str(self.standby_dir),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.primary_port),
-            "-U",
-            "postgres",
+            *to_primary,
             "-X",
             "stream",
             "-c",

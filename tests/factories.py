@@ -62,6 +62,16 @@ async def login(
     return Login(body["access_token"], body["refresh_token"], body["scope"])
 
 
+async def rotate(client: httpx.AsyncClient, tokens: Login) -> Login:
+    """Uses `tokens`' refresh token once: the session goes on with the new pair returned."""
+    response = await client.post(
+        "/token", data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Login(body["access_token"], body["refresh_token"], body["scope"])
+
+
 def basic(username: str, password: str) -> dict[str, str]:
     encoded = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"Authorization": f"Basic {encoded}"}

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from jose import jwt
 
-from tests.factories import login, make_user
+from tests.factories import login, make_user, rotate
 
 ACCESS_TOKEN_TTL_SECONDS = 900
 
@@ -57,17 +57,12 @@ async def test_revoking_a_refresh_token_ends_its_session(client, services, hint)
 
 async def test_revoking_a_rotated_refresh_token_ends_the_session_it_belonged_to(client, services):
     await make_user(services)
-    first = await login(client)
-    rotated = (
-        await client.post(
-            "/token", data={"grant_type": "refresh_token", "refresh_token": first.refresh_token}
-        )
-    ).json()
+    rotated = await rotate(client, await login(client))
 
-    assert (await revoke(client, rotated["refresh_token"])).status_code == 200
+    assert (await revoke(client, rotated.refresh_token)).status_code == 200
 
-    assert await me_status(client, rotated["access_token"]) == 401
-    assert await refresh_error(client, rotated["refresh_token"]) == "invalid_grant"
+    assert await me_status(client, rotated.access_token) == 401
+    assert await refresh_error(client, rotated.refresh_token) == "invalid_grant"
 
 
 async def test_revoking_an_expired_access_token_still_ends_its_session(client, services, clock):

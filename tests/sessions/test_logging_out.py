@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.factories import login, make_user
+from tests.factories import login, make_user, rotate
 
 
 async def me_status(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
@@ -28,19 +28,13 @@ async def test_logout_ends_the_current_session(client, services):
 
 async def test_logout_after_a_refresh_ends_the_rotated_session(client, services):
     await make_user(services)
-    first = await login(client)
-    rotated = (
-        await client.post(
-            "/token", data={"grant_type": "refresh_token", "refresh_token": first.refresh_token}
-        )
-    ).json()
-    headers = {"Authorization": f"Bearer {rotated['access_token']}"}
+    rotated = await rotate(client, await login(client))
 
-    assert (await client.post("/logout", headers=headers)).status_code == 204
+    assert (await client.post("/logout", headers=rotated.headers)).status_code == 204
 
-    assert await me_status(client, headers) == 401
+    assert await me_status(client, rotated.headers) == 401
     refreshed = await client.post(
-        "/token", data={"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]}
+        "/token", data={"grant_type": "refresh_token", "refresh_token": rotated.refresh_token}
     )
     assert refreshed.json()["error"] == "invalid_grant"
 

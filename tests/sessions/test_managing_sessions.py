@@ -8,7 +8,7 @@ import httpx
 import pytest
 from jose import jwt
 
-from tests.factories import DEFAULT_PASSWORD, Login, login, make_user
+from tests.factories import DEFAULT_PASSWORD, Login, login, make_user, rotate
 
 USER_AGENT = "keygate-tests/1.0 (sessions)"
 CLIENT_IP = "203.0.113.7"  # what RunningApp.client() presents
@@ -77,12 +77,7 @@ async def test_exactly_one_listed_session_is_current_and_it_is_the_callers(clien
 async def test_a_refresh_keeps_the_session_in_the_list_under_the_same_id(client, services):
     await make_user(services)
     tokens = await login(client)
-    body = (
-        await client.post(
-            "/token", data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
-        )
-    ).json()
-    rotated = Login(body["access_token"], body["refresh_token"], body["scope"])
+    rotated = await rotate(client, tokens)
 
     listed = await sessions_of(client, rotated)
 

@@ -5,6 +5,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -93,6 +94,19 @@ async def password_login(client: httpx.AsyncClient, username: str) -> httpx.Resp
         "/token",
         data={"grant_type": "password", "username": username, "password": DEFAULT_PASSWORD},
     )
+
+
+async def logged_in_clients(
+    stack: AsyncExitStack, served: ServedKeygate, count: int
+) -> list[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """`count` clients of `served` (closed with `stack`), client n registered as user{n} and
+    logged in: each with the body of its token response."""
+    clients = []
+    for n in range(count):
+        client = await stack.enter_async_context(httpx.AsyncClient(base_url=served.url, timeout=30))
+        await register(client, f"user{n}")
+        clients.append((client, (await password_login(client, f"user{n}")).json()))
+    return clients
 
 
 def is_answer_of_the_contract(response: httpx.Response) -> bool:

@@ -15,8 +15,7 @@ from tests.core.outages.conftest import (
     UNAVAILABLE_WITHIN_SECONDS,
     Traffic,
     keep_calling,
-    password_login,
-    register,
+    logged_in_clients,
 )
 from tests.core.outages.servers import PrivatePostgres
 from tests.factories import DEFAULT_PASSWORD
@@ -61,12 +60,7 @@ async def _load(served: ServedKeygate) -> AsyncIterator[Traffic]:
     traffic, stop = Traffic(), asyncio.Event()
     async with AsyncExitStack() as stack:
         tasks = []
-        for n in range(CLIENTS):
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(base_url=served.url, timeout=30)
-            )
-            await register(client, f"user{n}")
-            body = (await password_login(client, f"user{n}")).json()
+        for n, (client, body) in enumerate(await logged_in_clients(stack, served, CLIENTS)):
             call = _calls(client, n, body)
             tasks.append(asyncio.create_task(keep_calling(traffic, stop, call, call.__name__)))
         try:

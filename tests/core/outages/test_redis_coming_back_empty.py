@@ -9,7 +9,7 @@ from typing import Final
 
 import httpx
 
-from tests.core.outages.conftest import password_login, register
+from tests.core.outages.conftest import logged_in_clients
 from tests.faults import RedisServer
 from tests.fixtures.fault_lab import auth_source
 from tests.fixtures.keys_and_servers import ServedKeygate
@@ -37,13 +37,8 @@ async def test_an_empty_redis_on_the_same_address_is_used_again_within_a_second(
     stop, seen = asyncio.Event(), list[tuple[float, str | None]]()
     async with AsyncExitStack() as stack:
         tasks = []
-        for n in range(CLIENTS):
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(base_url=served.url, timeout=30)
-            )
-            await register(client, f"user{n}")
-            token = (await password_login(client, f"user{n}")).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+        for client, body in await logged_in_clients(stack, served, CLIENTS):
+            headers = {"Authorization": f"Bearer {body['access_token']}"}
             tasks.append(asyncio.create_task(_read_until(client, headers, stop, seen)))
         try:
             await asyncio.sleep(0.5)  # every worker's pool holds connections in use

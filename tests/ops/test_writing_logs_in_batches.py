@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from app.ops.logging import FLUSH_INTERVAL_SECONDS, JsonLineFormatter, LineBatchingHandler
+from app.ops.line_batching import FLUSH_INTERVAL_SECONDS, LineBatchingHandler
+from app.ops.logging import JsonLineFormatter
 
 WRITER = """
 import logging, logging.config, sys

@@ -30,15 +30,28 @@ class LineBatchingHandler(logging.StreamHandler[TextIO]):
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
         try:
-            line = self.format(record) + self.terminator
+            line = self.format(record)
         except Exception:  # as logging.StreamHandler does: reported, never raised at the caller
             self.handleError(record)
             return
+        self._add(line, record.levelno)
+
+    def write_line(self, line: str, levelno: int) -> None:
+        """Writes a line already formatted, of a record of level `levelno`, as emit writes
+        a record's."""
+        self.acquire()
+        try:
+            self._add(line, levelno)
+        finally:
+            self.release()
+
+    def _add(self, line: str, levelno: int) -> None:  # called with self.lock held
+        line += self.terminator
         if self._size + len(line) > BATCH_BYTES:
             self._write()
         self._lines.append(line)
         self._size += len(line)
-        if record.levelno >= logging.WARNING:
+        if levelno >= logging.WARNING:
             self._write()
 
     def flush(self) -> None:

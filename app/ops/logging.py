@@ -1,18 +1,23 @@
 """Logs on standard output, each record with the request id of the request it belongs to:
 JSON, one object a line, for machines (production; python-json-logger), or one short line a
-record for a person at a terminal (development). Lines are written in batches (see
-LineBatchingHandler)."""
+record for a person at a terminal (development). Lines are written in batches
+(app/ops/line_batching.py). Each formatter also writes a request's access line from its
+fields (format_access): the line the access record would make, without the record, for the
+reason given in app/ops/access_log.py."""
 
 import json
 import logging
-import threading
+import math
 import time
-import weakref
 from contextvars import ContextVar
-from typing import Any, Final, Literal, TextIO
+from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
+from typing import Any, Final, Literal, NamedTuple, TextIO
 
 from pythonjsonlogger import core
 from pythonjsonlogger.json import JsonFormatter
+
+from app.ops.line_batching import LineBatchingHandler
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -20,13 +25,12 @@ CONSOLE_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 LogFormat = Literal["console", "json"]
 
+ACCESS_LOGGER: Final = "keygate.access"
+ACCESS_MESSAGE: Final = "request"
+
 # What a JSON line leaves out: LogRecord's own attributes (the fields above carry what is
 # shown of them) and uvicorn's ANSI-coloured copy of its message (one copy is enough).
 RESERVED_ATTRS: Final = [*core.RESERVED_ATTRS, "taskName", "color_message"]
-# The most a batch writes at once: writes of up to PIPE_BUF bytes to a pipe are atomic, so
-# the lines of two workers sharing one stdout never interleave mid-line.
-BATCH_BYTES: Final = 4096
-FLUSH_INTERVAL_SECONDS: Final = 0.2
 
 
 class RequestIdFilter(logging.Filter):
@@ -44,10 +48,33 @@ def printable(text: str) -> str:
     return json.dumps(text)[1:-1]
 
 
+class AccessEntry(NamedTuple):
+    """What one request's access line shows: the fields its record carries, `created` as
+    LogRecord's (seconds since the epoch)."""
+
+    created: float
+    method: str
+    path: str
+    status: int
+    duration_ms: float
+    user_id: int | None
+    request_id: str | None
+
+
+# The start of every JSON access line: its record's level, logger and message.
+_JSON_ACCESS_START: Final = (
+    f'{{"level": "INFO", "logger": {json.dumps(ACCESS_LOGGER)},'
+    f' "message": {json.dumps(ACCESS_MESSAGE)}'
+)
+
+
 class JsonLineFormatter(JsonFormatter):
     """python-json-logger's formatter: `time` (ISO 8601 in UTC, with its offset), `level`,
     `logger`, `message`, every extra field of the record (`request_id` among them) and, with
     an exception, its traceback as `exc_info`."""
+
+    # (second, its ISO 8601 text without the offset), replaced in one assignment.
+    _stamp: tuple[int | None, str] = (None, "")
 
     def __init__(self) -> None:
         super().__init__(
@@ -57,80 +84,60 @@ class JsonLineFormatter(JsonFormatter):
             timestamp="time",
         )
 
+    def format_access(self, entry: AccessEntry) -> str:
+        """The line format() writes for the access record of `entry`, made without the record
+        or the library's general serializer: the keys in the order the record holds them (its
+        extra fields, then the request id its filter adds, then the time), each value as json
+        writes it."""
+        _, method, path, status, duration_ms, user_id, request_id = entry
+        if not (
+            type(status) is int
+            and type(duration_ms) is float
+            and math.isfinite(duration_ms)  # json writes NaN and Infinity, repr nan and inf
+            and (user_id is None or type(user_id) is int)
+        ):  # not what a request's line holds: written by the library's serializer
+            return self.serialize_log_record(self._access_fields(entry))
+        request_id_json = "null" if request_id is None else encode_basestring_ascii(request_id)
+        return (
+            f"{_JSON_ACCESS_START}, "
+            f'"method": {encode_basestring_ascii(method)}, '
+            f'"path": {encode_basestring_ascii(path)}, '
+            f'"status": {status}, "duration_ms": {duration_ms!r}, '
+            f'"user_id": {"null" if user_id is None else user_id}, '
+            f'"request_id": {request_id_json}, '
+            f'"time": "{self._time_text(entry.created)}"}}'
+        )
 
-class LineBatchingHandler(logging.StreamHandler[TextIO]):
-    """Writes lines in batches rather than one write (a system call) a line. Kept by hand for
-    a measured reason: logging's StreamHandler writes and flushes every line, and that write
-    was the access log's largest cost (README, Performance). The guarantee that the lines of
-    two workers sharing one stdout never interleave holds either way (a batch, like a single
-    line, is one write of whole lines of at most PIPE_BUF bytes); it does not need this class.
-    A line waits at most FLUSH_INTERVAL_SECONDS; a WARNING or worse is written at once, with
-    every line before it."""
+    def _access_fields(self, entry: AccessEntry) -> dict[str, Any]:
+        return {
+            "level": "INFO",
+            "logger": ACCESS_LOGGER,
+            "message": ACCESS_MESSAGE,
+            "method": entry.method,
+            "path": entry.path,
+            "status": entry.status,
+            "duration_ms": entry.duration_ms,
+            "user_id": entry.user_id,
+            "request_id": entry.request_id,
+            "time": datetime.fromtimestamp(entry.created, tz=UTC),
+        }
 
-    def __init__(self, stream: TextIO | None = None) -> None:
-        super().__init__(stream)
-        self._lines: list[str] = []
-        self._size = 0
-        _flusher.add(self)
-
-    def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
-        try:
-            line = self.format(record) + self.terminator
-        except Exception:  # as logging.StreamHandler does: reported, never raised at the caller
-            self.handleError(record)
-            return
-        if self._size + len(line) > BATCH_BYTES:
-            self._write()
-        self._lines.append(line)
-        self._size += len(line)
-        if record.levelno >= logging.WARNING:
-            self._write()
-
-    def flush(self) -> None:
-        self.acquire()
-        try:
-            self._write()
-        finally:
-            self.release()
-
-    def _write(self) -> None:
-        if not self._lines:
-            return
-        text = "".join(self._lines)
-        self._lines.clear()
-        self._size = 0
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # stdout closed or gone: nothing left to tell
-            pass
-
-
-class _Flusher:
-    """One daemon thread that flushes every live LineBatchingHandler now and then."""
-
-    def __init__(self) -> None:
-        self._handlers: weakref.WeakSet[LineBatchingHandler] = weakref.WeakSet()
-        self._thread: threading.Thread | None = None
-        self._guard = threading.Lock()
-
-    def add(self, handler: LineBatchingHandler) -> None:
-        with self._guard:
-            self._handlers.add(handler)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="keygate-log-flusher", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(FLUSH_INTERVAL_SECONDS)
-            for handler in list(self._handlers):
-                handler.flush()
-
-
-_flusher = _Flusher()
+    def _time_text(self, created: float) -> str:
+        """datetime.fromtimestamp(created, UTC).isoformat(), the library's `time`, with each
+        second's text made once. The microseconds are rounded as datetime rounds them (half to
+        even), a whole second carried into the seconds."""
+        fraction, whole = math.modf(created)
+        micros = round(fraction * 1e6)
+        if micros >= 1_000_000:
+            whole, micros = whole + 1, micros - 1_000_000
+        elif micros < 0:
+            whole, micros = whole - 1, micros + 1_000_000
+        second = int(whole)
+        stamped, stamp = self._stamp
+        if stamped != second:
+            stamp = datetime.fromtimestamp(second, tz=UTC).isoformat()[: -len("+00:00")]
+            self._stamp = (second, stamp)
+        return f"{stamp}.{micros:06d}+00:00" if micros else f"{stamp}+00:00"
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -138,6 +145,8 @@ class ConsoleFormatter(logging.Formatter):
     user=7`; anything else `time LEVEL logger: message`."""
 
     default_msec_format = "%s.%03d"
+    # (second, converter, the text of that second), replaced in one assignment.
+    _stamp: tuple[int | None, object, str] = (None, None, "")
 
     def __init__(self) -> None:
         super().__init__(CONSOLE_FORMAT)
@@ -148,12 +157,45 @@ class ConsoleFormatter(logging.Formatter):
         status = getattr(record, "status", None)
         if status is None:
             return super().format(record)
-        user_id = getattr(record, "user_id", None)
-        return (
-            f"{self.formatTime(record)} {getattr(record, 'method', '-')}"
-            f" {printable(getattr(record, 'path', ''))} {status}"
-            f" {getattr(record, 'duration_ms', '-')}ms user={'-' if user_id is None else user_id}"
+        return _console_access_line(
+            self.formatTime(record),
+            getattr(record, "method", "-"),
+            getattr(record, "path", ""),
+            status,
+            getattr(record, "duration_ms", "-"),
+            getattr(record, "user_id", None),
         )
+
+    def format_access(self, entry: AccessEntry) -> str:
+        """The line format() writes for the access record of `entry`, made without the
+        record."""
+        return _console_access_line(
+            self._time_text(entry.created),
+            entry.method,
+            entry.path,
+            entry.status,
+            entry.duration_ms,
+            entry.user_id,
+        )
+
+    def _time_text(self, created: float) -> str:
+        """What formatTime writes for a record made at `created` (its msecs as LogRecord
+        computes them), each second's stamp rendered once rather than once a line."""
+        second = math.floor(created)  # the second that converter(created) shows
+        stamped, converter, stamp = self._stamp
+        if stamped != second or converter is not self.converter:
+            stamp = time.strftime(self.default_time_format, self.converter(second))
+            self._stamp = (second, self.converter, stamp)
+        return self.default_msec_format % (stamp, int((created - int(created)) * 1000) + 0.0)
+
+
+def _console_access_line(
+    time_text: str, method: str, path: str, status: object, duration_ms: object, user_id: object
+) -> str:
+    return (
+        f"{time_text} {method} {printable(path)} {status}"
+        f" {duration_ms}ms user={'-' if user_id is None else user_id}"
+    )
 
 
 FORMATTERS: Final[dict[LogFormat, dict[str, Any]]] = {

@@ -2,24 +2,23 @@
 Server-Timing header authentication left in the request's state, a latency
 observation for /metrics and one access-log line. A plain ASGI middleware: it never buffers
 a body. It runs on every request, so it does no work it can avoid: the histogram of each
-(method, route) is looked up once, and nothing is logged when the access log is off. The
-access record is an ordinary LogRecord; what logging would look up for it and no format shows
-(caller, thread, process) is switched off process-wide by the serving log configuration
-(app/ops/logging.py)."""
+(method, route) is looked up once, and the access line is written without a LogRecord under
+keygate's own log configuration (app/ops/access_log.py) and not at all when the access log is
+off."""
 
 import logging
 import os
 import re
 import time
-from typing import Any, Final
+from typing import Final
 
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.ops.access_log import log_access
 from app.ops.logging import request_id_var
 from app.ops.metrics import Metrics
 
-access_log = logging.getLogger("keygate.access")
 error_log = logging.getLogger("keygate.error")
 
 # A client's id is kept only if it is short and plain, so it cannot forge log structure.
@@ -82,8 +81,13 @@ class RequestObserver:
             duration = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             self._histogram(scope["method"], route).observe(duration)
-            if access_log.isEnabledFor(logging.INFO):
-                _log_access(scope, state, status, duration)
+            log_access(
+                scope["method"],
+                scope["path"],
+                status,
+                round(duration * 1000, 2),
+                state.get("user_id"),
+            )
             request_id_var.reset(token)
 
     def _histogram(self, method: str, route: str) -> Histogram:
@@ -93,16 +97,3 @@ class RequestObserver:
                 method, route
             )
         return histogram
-
-
-def _log_access(scope: Scope, state: dict[str, Any], status: int, duration: float) -> None:
-    access_log.info(
-        "request",
-        extra={
-            "method": scope["method"],
-            "path": scope["path"],
-            "status": status,
-            "duration_ms": round(duration * 1000, 2),
-            "user_id": state.get("user_id"),
-        },
-    )

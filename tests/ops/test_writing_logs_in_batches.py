@@ -10,15 +10,20 @@ import subprocess
 import sys
 import time
 
-from app.ops.logging import FLUSH_INTERVAL_SECONDS, JsonLineFormatter, LineBatchingHandler
+from app.ops.line_batching import FLUSH_INTERVAL_SECONDS, LineBatchingHandler
+from app.ops.logging import JsonLineFormatter
 
+# Each line twice: as a record, and as an access line made without one (app/ops/access_log.py).
 WRITER = """
 import logging, logging.config, sys
+from app.ops.access_log import log_access
 from app.ops.logging import logging_config
 logging.config.dictConfig(logging_config("INFO", "json"))
 log = logging.getLogger("keygate.access")
+worker = sys.argv[2]
 for n in range(int(sys.argv[1])):
-    log.info("request", extra={"worker": sys.argv[2], "n": n, "path": "/" + "p" * 200})
+    log.info("request", extra={"worker": worker, "n": n, "path": "/" + "p" * 200})
+    log_access("GET", f"/{worker}/{n}/" + "p" * 200, 200, 0.5, None)
 """
 
 
@@ -45,8 +50,10 @@ def test_lines_of_two_processes_sharing_one_pipe_never_interleave():
     records = [json.loads(line) for line in output.decode().splitlines()]
 
     for name in ("a", "b"):
-        numbers = [r["n"] for r in records if r["worker"] == name]
+        numbers = [r["n"] for r in records if r.get("worker") == name]
         assert numbers == list(range(lines_each))
+        paths = [r["path"].split("/") for r in records if r["path"].startswith(f"/{name}/")]
+        assert [int(path[2]) for path in paths] == list(range(lines_each))
 
 
 def batching_handler(write_end: int) -> logging.Logger:

@@ -20,6 +20,7 @@ Redis holds nothing that cannot be rebuilt from PostgreSQL, and never a password
 unkeyed digest of one.
 """
 
+import functools
 import uuid
 from typing import Final
 
@@ -38,6 +39,9 @@ def login_key(username: str) -> str:
     return f"{PREFIX}login:{username.lower()}"
 
 
+# Every warm bearer request asks for the key of its session, and formatting a UUID is the
+# larger part of making it: the keys of the sessions in use are kept.
+@functools.lru_cache(maxsize=4096)
 def session_key(user_id: int, session_id: uuid.UUID) -> str:
     return f"{_user_tag(user_id)}session:{session_id}"
 

@@ -121,8 +121,21 @@ class _Limited(asyncio.Protocol):
         self._cancel_body_timer()
         super().connection_lost(exc)
 
+    # Whether the parser reads buffered bytes when a response completes (h11 does, so a head
+    # may arrive then; uvicorn's httptools protocol feeds its parser only in data_received).
+    _parses_after_response = True
+
     def data_received(self, data: bytes) -> None:
         if self._answered:
+            return
+        if len(data) <= self._limits.max_header_bytes - self._head_bytes:
+            # Within the bytes a head may still take (a whole small request, nearly always):
+            # the parser sees them all, as the loop below would have it.
+            if not self.transport.is_closing():
+                if self._awaiting_head():
+                    self._head_bytes += len(data)
+                super().data_received(data)
+            self._follow_request()
             return
         while data and not self.transport.is_closing() and not self._answered:
             if not self._awaiting_head():
@@ -141,7 +154,8 @@ class _Limited(asyncio.Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
-        self._follow_request()
+        if self._parses_after_response:
+            self._follow_request()
         idle = self.cycle is None or self.cycle.response_complete
         if idle and self._awaiting_head() and not self.transport.is_closing():
             self._start_head_clock()
@@ -236,6 +250,7 @@ class _Limited(asyncio.Protocol):
 class LimitedHttpToolsProtocol(_Limited, HttpToolsProtocol):
     """httptools (uvicorn's default when it is installed), within the limits."""
 
+    _parses_after_response = False
     # Where the parser is, kept from its callbacks (httptools has no state to ask).
     _in_head = True
     _in_body = False

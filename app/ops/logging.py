@@ -186,7 +186,8 @@ class ConsoleFormatter(logging.Formatter):
         if stamped != second or converter is not self.converter:
             stamp = time.strftime(self.default_time_format, self.converter(second))
             self._stamp = (second, self.converter, stamp)
-        return self.default_msec_format % (stamp, int((created - int(created)) * 1000) + 0.0)
+        # LogRecord's msecs is a float; %d writes an int the same.
+        return self.default_msec_format % (stamp, int((created - int(created)) * 1000))
 
 
 def _console_access_line(

@@ -94,7 +94,12 @@ class _Limited(asyncio.Protocol):
             raise TypeError("the limited HTTP protocols need a LimitedConfig")
         self._limits = config.limits
         self._head_bytes = 0
+        # The head clock: when the awaited head is due (None: no head awaited against time),
+        # and the timer that checks it with the deadline it was set for; the timer may be left
+        # running when the deadline is lifted or moved (see _start_head_clock).
+        self._head_deadline: float | None = None
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_timer_deadline = 0.0
         self._body_timer: asyncio.TimerHandle | None = None
         self._answered = False
 
@@ -109,17 +114,28 @@ class _Limited(asyncio.Protocol):
         if len(self.server_state.connections) > self._limits.max_connections:
             self.transport.close()
             return
-        self._head_timer = self.loop.call_later(
-            self._limits.header_timeout_seconds, self._head_too_slow
-        )
+        self._start_head_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
         self._cancel_body_timer()
         super().connection_lost(exc)
 
+    # Whether the parser reads buffered bytes when a response completes (h11 does, so a head
+    # may arrive then; uvicorn's httptools protocol feeds its parser only in data_received).
+    _parses_after_response = True
+
     def data_received(self, data: bytes) -> None:
         if self._answered:
+            return
+        if len(data) <= self._limits.max_header_bytes - self._head_bytes:
+            # Within the bytes a head may still take (a whole small request, nearly always):
+            # the parser sees them all, as the loop below would have it.
+            if not self.transport.is_closing():
+                if self._awaiting_head():
+                    self._head_bytes += len(data)
+                super().data_received(data)
+            self._follow_request()
             return
         while data and not self.transport.is_closing() and not self._answered:
             if not self._awaiting_head():
@@ -138,18 +154,44 @@ class _Limited(asyncio.Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
-        self._follow_request()
+        if self._parses_after_response:
+            self._follow_request()
         idle = self.cycle is None or self.cycle.response_complete
         if idle and self._awaiting_head() and not self.transport.is_closing():
-            self._cancel_head_timer()
-            self._head_timer = self.loop.call_later(
-                self._limits.header_timeout_seconds, self._head_too_slow
-            )
+            self._start_head_clock()
 
     def _head_complete(self) -> None:
         """A whole head arrived: its clock stops and the next head's count starts."""
         self._head_bytes = 0
-        self._cancel_head_timer()
+        self._head_deadline = None
+
+    def _start_head_clock(self) -> None:
+        """The next head is due in HTTP_HEADER_TIMEOUT_SECONDS. A timer still running for an
+        earlier deadline is kept and moves itself on when it fires: on a keep-alive connection
+        the clock starts and stops with every request, and a new timer and a cancelled one
+        each time (call_later and TimerHandle.cancel) were a measured share of a request's
+        time, where a deadline is one loop.time()."""
+        self._head_deadline = self.loop.time() + self._limits.header_timeout_seconds
+        if self._head_timer is None:
+            self._set_head_timer(self._head_deadline)
+
+    def _set_head_timer(self, deadline: float) -> None:
+        self._head_timer = self.loop.call_at(deadline, self._check_head_clock)
+        self._head_timer_deadline = deadline
+
+    def _check_head_clock(self) -> None:
+        self._head_timer = None
+        deadline = self._head_deadline
+        if deadline is None:
+            return
+        # Moved on since the timer was set: set again. Otherwise the head is late (compared
+        # with the timer's own deadline, not a fresh loop.time(): a timer may fire a little
+        # before its time, and must not then set itself again and again).
+        if deadline > self._head_timer_deadline:
+            self._set_head_timer(deadline)
+            return
+        self._head_deadline = None
+        self._head_too_slow()
 
     def _follow_request(self) -> None:
         """After the parser has seen new bytes: a body to come has HTTP_BODY_TIMEOUT_SECONDS to
@@ -166,7 +208,6 @@ class _Limited(asyncio.Protocol):
             )
 
     def _head_too_slow(self) -> None:
-        self._head_timer = None
         answering = self.cycle is not None and not self.cycle.response_complete
         if self._awaiting_head() and not answering:
             self.transport.close()
@@ -195,6 +236,7 @@ class _Limited(asyncio.Protocol):
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _cancel_head_timer(self) -> None:
+        self._head_deadline = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
@@ -208,6 +250,7 @@ class _Limited(asyncio.Protocol):
 class LimitedHttpToolsProtocol(_Limited, HttpToolsProtocol):
     """httptools (uvicorn's default when it is installed), within the limits."""
 
+    _parses_after_response = False
     # Where the parser is, kept from its callbacks (httptools has no state to ask).
     _in_head = True
     _in_body = False

@@ -39,11 +39,9 @@ class LineBatchingHandler(logging.StreamHandler[TextIO]):
     def write_line(self, line: str, levelno: int) -> None:
         """Writes a line already formatted, of a record of level `levelno`, as emit writes
         a record's."""
-        self.acquire()
-        try:
+        # Handler.__init__ makes the lock (typed optional, for subclasses that do without).
+        with self.lock:  # type: ignore[union-attr]
             self._add(line, levelno)
-        finally:
-            self.release()
 
     def _add(self, line: str, levelno: int) -> None:  # called with self.lock held
         line += self.terminator

@@ -147,6 +147,9 @@ class ConsoleFormatter(logging.Formatter):
     default_msec_format = "%s.%03d"
     # (second, converter, the text of that second), replaced in one assignment.
     _stamp: tuple[int | None, object, str] = (None, None, "")
+    # (start, end, converter, text): the text of every moment from start until before end,
+    # all within one millisecond, replaced in one assignment.
+    _millisecond: tuple[float, float, object, str] = (0.0, 0.0, None, "")
 
     def __init__(self) -> None:
         super().__init__(CONSOLE_FORMAT)
@@ -180,13 +183,26 @@ class ConsoleFormatter(logging.Formatter):
 
     def _time_text(self, created: float) -> str:
         """What formatTime writes for a record made at `created` (its msecs as LogRecord
-        computes them), each second's stamp rendered once rather than once a line."""
+        computes them), each second's stamp rendered once rather than once a line, and each
+        millisecond's text made once: a busy worker writes many lines a millisecond."""
+        start, end, converter, text = self._millisecond
+        if start <= created < end and converter is self.converter:
+            return text
         second = math.floor(created)  # the second that converter(created) shows
         stamped, converter, stamp = self._stamp
         if stamped != second or converter is not self.converter:
             stamp = time.strftime(self.default_time_format, self.converter(second))
             self._stamp = (second, self.converter, stamp)
-        return self.default_msec_format % (stamp, int((created - int(created)) * 1000) + 0.0)
+        # LogRecord's msecs is a float; %d writes an int the same.
+        msecs = int((created - int(created)) * 1000)
+        text = self.default_msec_format % (stamp, msecs)
+        if created >= 0:
+            # Every later moment of this millisecond has the same second and msecs; the end is
+            # kept a microsecond short of the next millisecond, far more than the rounding of
+            # these sums, so no moment of the next one is taken for this one.
+            end = second + (msecs + 1) / 1000 - 1e-6
+            self._millisecond = (created, end, self.converter, text)
+        return text
 
 
 def _console_access_line(

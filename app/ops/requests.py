@@ -1,18 +1,17 @@
 """Per request: an id (kept from X-Request-ID or made) returned in the response, the
 Server-Timing header authentication left in the request's state, a latency
 observation for /metrics and one access-log line. A plain ASGI middleware: it never buffers
-a body. It runs on every request, so it does no work it can avoid: the histogram of each
-(method, route) is looked up once, and the access line is written without a LogRecord under
+a body. It runs on every request, so it does no work it can avoid: the latency is observed
+without locks (app/ops/metrics.py), and the access line is written without a LogRecord under
 keygate's own log configuration (app/ops/access_log.py) and not at all when the access log is
 off."""
 
 import logging
-import os
+import random
 import re
 import time
 from typing import Final
 
-from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.ops.access_log import log_access
@@ -32,16 +31,21 @@ def _request_id(scope: Scope) -> str:
             if REQUEST_ID_PATTERN.match(candidate):
                 return candidate
             break
-    return os.urandom(16).hex()
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """128 random bits in hex. A request id traces a request and guards nothing (a client may
+    choose its own), so it comes from `random`, not from the operating system: os.urandom is a
+    system call on every request. `random` reseeds itself from the system in a forked child,
+    so workers forked from one parent do not repeat each other's ids."""
+    return random.randbytes(16).hex()  # noqa: S311 (a tracing id, not a secret)
 
 
 class RequestObserver:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
-        self.metrics = metrics
-        # One child of the histogram per (method, route): prometheus_client's labels() takes a
-        # lock and builds a tuple on every call. Routes are the app's templates, so few.
-        self._latency: dict[tuple[str, str], Histogram] = {}
+        self.latency = metrics.request_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +84,7 @@ class RequestObserver:
         finally:
             duration = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            self._histogram(scope["method"], route).observe(duration)
+            self.latency.labels(scope["method"], route).observe(duration)
             log_access(
                 scope["method"],
                 scope["path"],
@@ -89,11 +93,3 @@ class RequestObserver:
                 state.get("user_id"),
             )
             request_id_var.reset(token)
-
-    def _histogram(self, method: str, route: str) -> Histogram:
-        histogram = self._latency.get((method, route))
-        if histogram is None:
-            histogram = self._latency[method, route] = self.metrics.request_seconds.labels(
-                method, route
-            )
-        return histogram

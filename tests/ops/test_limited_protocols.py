@@ -44,7 +44,7 @@ async def echo_length(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 @contextlib.contextmanager
-def serving(protocol: type[asyncio.Protocol]) -> Iterator[tuple[str, int]]:
+def serving(protocol: type[asyncio.Protocol], **config: Any) -> Iterator[tuple[str, int]]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = LimitedConfig(
@@ -53,6 +53,7 @@ def serving(protocol: type[asyncio.Protocol]) -> Iterator[tuple[str, int]]:
         http=protocol,
         log_level="warning",
         lifespan="off",
+        **config,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
@@ -168,3 +169,25 @@ async def test_a_keep_alive_connection_is_measured_request_by_request(protocol):
             writer.close()
 
     assert statuses == [200] * requests
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_connection_idle_after_its_answers_is_closed_when_the_next_head_is_late(protocol):
+    """After each answer the next head has HTTP_HEADER_TIMEOUT_SECONDS to arrive, however
+    long the connection has lived. uvicorn's own keep-alive timeout is set far beyond the
+    wait here, so only the head's clock can close the connection."""
+    head = b"GET / HTTP/1.1\r\nHost: k\r\n\r\n"
+    requests = 4
+    with serving(protocol, timeout_keep_alive=10 * GRACE_SECONDS) as address:
+        reader, writer = await asyncio.open_connection(*address)
+        try:
+            for _ in range(requests):  # together longer than the head's clock
+                writer.write(head)
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), GRACE_SECONDS)
+                await reader.readexactly(1)
+                await asyncio.sleep(LIMITS.header_timeout_seconds / 2)
+            after_the_last_answer = await asyncio.wait_for(read_all(reader), GRACE_SECONDS)
+        finally:
+            writer.close()
+
+    assert after_the_last_answer == b""

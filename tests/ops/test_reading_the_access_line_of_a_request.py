@@ -135,6 +135,40 @@ def test_the_access_line_is_the_line_its_record_would_make(
     assert by_hand == by_record
 
 
+# One after another, as a busy worker writes them: within one millisecond, across the edge of
+# a millisecond and of a second, and a clock set back.
+SUCCESSIVE_MOMENTS = [
+    1_796_532_417.2340001,
+    1_796_532_417.2343,
+    1_796_532_417.2349997,
+    1_796_532_417.235,
+    1_796_532_417.2350002,
+    1_796_532_417.9994,
+    1_796_532_417.9999998,
+    1_796_532_418.0,
+    1_796_532_418.0009,
+    1_796_532_417.2345,
+    0.0005,
+    -0.0005,
+]
+
+
+@pytest.mark.parametrize("log_format", FORMATTERS)
+def test_successive_lines_each_show_their_own_moment(root, monkeypatch, log_format):
+    handler, stream = keygate_handler(log_format)
+    root.addHandler(handler)
+    moments = iter([moment for moment in SUCCESSIVE_MOMENTS for _ in range(2)])
+    monkeypatch.setattr(time, "time", lambda: next(moments))
+
+    for _ in SUCCESSIVE_MOMENTS:
+        log_record(FIELDS["plain"])
+        log_request(FIELDS["plain"])
+
+    lines = written(handler, stream)
+    assert len(lines) == 2 * len(SUCCESSIVE_MOMENTS)
+    assert lines[1::2] == lines[0::2]
+
+
 def test_a_formatter_set_while_serving_writes_the_next_line(root):
     handler, stream = keygate_handler("console")
     root.addHandler(handler)

@@ -2,11 +2,13 @@
 a fresh one, so a request can be followed across a proxy, keygate and its logs."""
 
 import logging
+import os
 
 import httpx
 import pytest
 
 from app.ops.logging import RequestIdFilter
+from app.ops.requests import new_request_id
 from tests.conftest import make_settings, running_app
 from tests.factories import login, make_user
 
@@ -102,3 +104,22 @@ async def test_the_error_log_of_an_unhandled_exception_carries_its_request_id(da
     assert error.request_id == "bug-42"  # type: ignore[attr-defined]
     assert error.exc_info is not None
     assert "a bug" in str(error.exc_info[1])
+
+
+# Python 3.12 warns of fork in a process with threads (the log flusher's); the child only
+# writes to a pipe and exits.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_workers_forked_from_one_parent_make_different_request_ids():
+    new_request_id()  # the parent's generator in use before the fork
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        childs = pipe.read()
+
+    assert len(childs) == 32
+    assert childs != new_request_id()

@@ -96,15 +96,24 @@ class PresolvedRoute(APIRoute):
     """FastAPI's APIRoute, with the dependencies that need nothing but the request (the
     security dependency, the service accessors of app/api/deps.py) called directly, in their
     order, before FastAPI solves the rest (path, query and body parameters, other
-    dependencies). The endpoint gets the same values, a dependency used twice is called once,
-    and their errors answer as before. Kept by hand for a measured reason: FastAPI's solver
-    costs each such dependency about as much as checking a cached bearer token does (README,
-    Performance). With dependency overrides set (tests), FastAPI solves everything, as usual."""
+    dependencies). The endpoint gets the same values, a dependency the route names twice is
+    called once, and their errors answer as before. (A direct dependency that another,
+    FastAPI-solved dependency also asks for is called again there: keygate has none.) Kept by
+    hand for a measured reason: FastAPI's solver costs each such dependency about as much as
+    checking a cached bearer token does (README, Performance). With dependency overrides set
+    (tests), FastAPI solves everything, as usual."""
 
     def get_route_handler(self) -> Handler:
         solved_by_fastapi = super().get_route_handler()
         endpoint = self.dependant.call
-        direct = [d for d in map(Direct.of, self.dependant.dependencies) if d is not None]
+        direct: list[Direct] = []
+        rest: list[Dependant] = []
+        for dependency in self.dependant.dependencies:
+            solved = Direct.of(dependency)
+            if solved is None:
+                rest.append(dependency)
+            else:
+                direct.append(solved)
         if (
             not direct
             or endpoint is None
@@ -112,7 +121,7 @@ class PresolvedRoute(APIRoute):
             or self._is_included()
         ):
             return solved_by_fastapi
-        rest = self._without_direct_dependencies(endpoint)
+        solved_after = self._solving_only(rest, endpoint)
         overrides = self.dependency_overrides_provider
 
         async def handler(request: Request) -> Response:
@@ -128,7 +137,7 @@ class PresolvedRoute(APIRoute):
                 if dependency.name is not None:
                     values[dependency.name] = value
             request.scope[SOLVED_KEY] = values
-            return await rest(request)
+            return await solved_after(request)
 
         return handler
 
@@ -140,9 +149,11 @@ class PresolvedRoute(APIRoute):
         context = _effective_route_context_var.get()
         return context is not None and context.original_route is self
 
-    def _without_direct_dependencies(self, endpoint: Callable[..., Awaitable[Any]]) -> Handler:
-        """FastAPI's handler for this route without the direct dependencies: its endpoint takes
-        their values from the request."""
+    def _solving_only(
+        self, dependencies: list[Dependant], endpoint: Callable[..., Awaitable[Any]]
+    ) -> Handler:
+        """FastAPI's handler for this route solving only `dependencies`: its endpoint takes
+        the values of the direct ones from the request."""
         own_request_param = self.dependant.request_param_name
         request_param = own_request_param or REQUEST_PARAM
 
@@ -154,7 +165,7 @@ class PresolvedRoute(APIRoute):
         original = self.dependant
         self.dependant = dataclasses.replace(
             original,
-            dependencies=[d for d in original.dependencies if Direct.of(d) is None],
+            dependencies=dependencies,
             call=call,
             request_param_name=request_param,
         )

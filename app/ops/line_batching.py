@@ -53,11 +53,8 @@ class LineBatchingHandler(logging.StreamHandler[TextIO]):
             self._write()
 
     def flush(self) -> None:
-        self.acquire()
-        try:
+        with self.lock:  # type: ignore[union-attr]
             self._write()
-        finally:
-            self.release()
 
     def _write(self) -> None:
         if not self._lines:

@@ -145,8 +145,6 @@ class ConsoleFormatter(logging.Formatter):
     user=7`; anything else `time LEVEL logger: message`."""
 
     default_msec_format = "%s.%03d"
-    # (second, converter, the text of that second), replaced in one assignment.
-    _stamp: tuple[int | None, object, str] = (None, None, "")
     # (start, end, converter, text): the text of every moment from start until before end,
     # all within one millisecond, replaced in one assignment.
     _millisecond: tuple[float, float, object, str] = (0.0, 0.0, None, "")
@@ -183,16 +181,13 @@ class ConsoleFormatter(logging.Formatter):
 
     def _time_text(self, created: float) -> str:
         """What formatTime writes for a record made at `created` (its msecs as LogRecord
-        computes them), each second's stamp rendered once rather than once a line, and each
-        millisecond's text made once: a busy worker writes many lines a millisecond."""
+        computes them), each millisecond's text made once: a busy worker writes many lines a
+        millisecond."""
         start, end, converter, text = self._millisecond
         if start <= created < end and converter is self.converter:
             return text
         second = math.floor(created)  # the second that converter(created) shows
-        stamped, converter, stamp = self._stamp
-        if stamped != second or converter is not self.converter:
-            stamp = time.strftime(self.default_time_format, self.converter(second))
-            self._stamp = (second, self.converter, stamp)
+        stamp = time.strftime(self.default_time_format, self.converter(second))
         # LogRecord's msecs is a float; %d writes an int the same.
         msecs = int((created - int(created)) * 1000)
         text = self.default_msec_format % (stamp, msecs)

@@ -34,6 +34,17 @@ def _services(request: Request) -> Any:
     return request.app.state.services
 
 
+def _authorization_header(request: Request) -> str | None:
+    """The first Authorization header, as `request.headers.get` finds it, read from the raw
+    headers: this runs on every authenticated request, and `request.headers` builds a
+    mapping of them all."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            header: str = value.decode("latin-1")
+            return header
+    return None
+
+
 class BearerOrBasic(OAuth2PasswordBearer):
     """The security dependency. As an OAuth2PasswordBearer it declares the password flow to
     OpenAPI (the /docs Authorize dialog and its scopes); as a dependency it accepts a bearer
@@ -46,13 +57,15 @@ class BearerOrBasic(OAuth2PasswordBearer):
         services = _services(request)
         authenticator: Authenticator = services.authenticator
         principal = await authenticator.authenticate(
-            request.headers.get("authorization"),
+            _authorization_header(request),
             lambda: client_ip(request, services.trusted_proxies),
         )
         # For the request observer: the Server-Timing header of whatever response follows
-        # (an error after authentication included) and the access log's user.
-        request.state.server_timing = auth_timing(principal.source, principal.duration_ms)
-        request.state.user_id = principal.user_id
+        # (an error after authentication included) and the access log's user. Written into
+        # the request's state dict itself: `request.state` wraps it in an object per request.
+        state = request.scope.setdefault("state", {})
+        state["server_timing"] = auth_timing(principal.source, principal.duration_ms)
+        state["user_id"] = principal.user_id
         for scope in security_scopes.scopes:
             if scope not in principal.scopes:
                 raise InsufficientScope(scope)

@@ -58,6 +58,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     for module in (health, users, products, token, totp, discovery, metrics):
         app.router.routes.extend(module.router.routes)
     app.router.routes.extend(account_recovery.router.routes)
+    # FastAPI puts its /openapi.json first, where every request would be matched against it;
+    # it is asked for once per visit to /docs, so it is tried after the API's own routes.
+    openapi_route = next(
+        r for r in app.router.routes if getattr(r, "path", None) == app.openapi_url
+    )
+    app.router.routes.remove(openapi_route)
+    app.router.routes.append(openapi_route)
     add_docs(app)
     if settings.account_page_enabled:
         add_account_page(app)

@@ -6,14 +6,28 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, _effective_route_context_var
+from fastapi.exceptions import EndpointContext
+from fastapi.routing import (
+    APIRoute,
+    _effective_route_context_var,
+    _extract_endpoint_context,
+    _get_scope_effective_route_context,
+    serialize_response,
+)
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+# A route's answer to a request, given the values of its dependencies.
+Answer = Callable[[Request, dict[str, Any]], Awaitable[Response]]
 
 # Where a request keeps the values of its pre-solved dependencies for its endpoint.
 SOLVED_KEY: Final = "keygate.presolved"
@@ -101,11 +115,42 @@ class PresolvedRoute(APIRoute):
     FastAPI-solved dependency also asks for is called again there: keygate has none.) Kept by
     hand for a measured reason: FastAPI's solver costs each such dependency about as much as
     checking a cached bearer token does (README, Performance). With dependency overrides set
-    (tests), FastAPI solves everything, as usual."""
+    (tests), FastAPI solves everything, as usual.
+
+    A route left with nothing for FastAPI to solve (no parameter, no body, no other
+    dependency: /health, /users/me, the discovery documents) is answered by this class, as
+    FastAPI's handler answers it, without the handler's per-request work for parameters that
+    are not there. And a request for another path is turned away by comparing strings."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        # A path without parameters: Starlette's pattern for it (`^<path>$`) matches that
+        # path and, as `$` does, that path followed by one newline; nothing else.
+        self._literal_paths = None if self.param_convertors else (path, path + "\n")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """As APIRoute's, with a request for another path turned away by comparing strings:
+        a request is tried against every route before its own, and the pattern, the root
+        path and FastAPI's route context cost more than that. Left to APIRoute while FastAPI
+        matches this route as an included router holds it (under that router's prefix)."""
+        literal_paths = self._literal_paths
+        if (
+            literal_paths is not None
+            and get_route_path(scope) not in literal_paths
+            and not self._is_included_in(scope)
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+    def _is_included_in(self, scope: Scope) -> bool:
+        context = _get_scope_effective_route_context(scope)
+        return context is not None and context.original_route is self
 
     def get_route_handler(self) -> Handler:
         solved_by_fastapi = super().get_route_handler()
         endpoint = self.dependant.call
+        if endpoint is None or not inspect.iscoroutinefunction(endpoint) or self._is_included():
+            return solved_by_fastapi
         direct: list[Direct] = []
         rest: list[Dependant] = []
         for dependency in self.dependant.dependencies:
@@ -114,14 +159,11 @@ class PresolvedRoute(APIRoute):
                 rest.append(dependency)
             else:
                 direct.append(solved)
-        if (
-            not direct
-            or endpoint is None
-            or not inspect.iscoroutinefunction(endpoint)
-            or self._is_included()
-        ):
-            return solved_by_fastapi
-        solved_after = self._solving_only(rest, endpoint)
+        answer = None if rest else self._answering(endpoint)
+        if answer is None:
+            if not direct:
+                return solved_by_fastapi
+            answer = self._solved_after(rest, endpoint)
         overrides = self.dependency_overrides_provider
 
         async def handler(request: Request) -> Response:
@@ -136,10 +178,80 @@ class PresolvedRoute(APIRoute):
                     value = cache[dependency.cache_key] = await dependency(request)
                 if dependency.name is not None:
                     values[dependency.name] = value
-            request.scope[SOLVED_KEY] = values
-            return await solved_after(request)
+            return await answer(request, values)
 
         return handler
+
+    def _answering(self, endpoint: Callable[..., Awaitable[Any]]) -> Answer | None:
+        """For a route whose endpoint asks for nothing FastAPI solves (no parameter, no body,
+        no dependency but direct ones, no Response or BackgroundTasks to fill; JSON, not a
+        stream): what FastAPI's handler does once it has the values, without solving an empty
+        set of parameters. A Response the endpoint returns is sent as it is; any other value is
+        validated and serialized by FastAPI's own serialize_response, against the route's
+        response model, with its status code. None for any other route. FastAPI's telemetry
+        spans are not opened here: keygate's app turns them off (app/main.py)."""
+        dependant = self.dependant
+        response_class = self.response_class
+        if (
+            dependant.path_params
+            or dependant.query_params
+            or dependant.header_params
+            or dependant.cookie_params
+            or dependant.body_params
+            or self.body_field is not None
+            or dependant.http_connection_param_name
+            or dependant.websocket_param_name
+            or dependant.response_param_name
+            or dependant.background_tasks_param_name
+            or dependant.security_scopes_param_name
+            or self.stream_item_field is not None
+            or self.is_json_stream
+            or not isinstance(response_class, DefaultPlaceholder)
+            or response_class.value is not JSONResponse
+        ):
+            return None
+        field = self.response_field
+        # As FastAPI: the route's status code, or the response class's (200) when it has none.
+        status_code = self.status_code or 200
+        request_param = dependant.request_param_name
+        # Named in a response validation error, as FastAPI names it (a copy: FastAPI keeps one
+        # per function and writes each request's path into it).
+        endpoint_ctx: EndpointContext = {**_extract_endpoint_context(endpoint)}
+        if self.methods and len(self.methods) == 1:
+            (method,) = self.methods
+            endpoint_ctx["path"] = f"{method} {self.path}"
+        serialized = functools.partial(
+            serialize_response,
+            field=field,
+            include=self.response_model_include,
+            exclude=self.response_model_exclude,
+            by_alias=self.response_model_by_alias,
+            exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none,
+            is_coroutine=True,
+            endpoint_ctx=endpoint_ctx,
+            # As FastAPI: JSON straight from pydantic when there is a response model.
+            dump_json=field is not None,
+        )
+
+        async def answer(request: Request, values: dict[str, Any]) -> Response:
+            if request_param is not None:
+                values[request_param] = request
+            returned = await endpoint(**values)
+            if isinstance(returned, Response):
+                return returned
+            content = await serialized(response_content=returned)
+            response = (
+                Response(content, status_code, media_type="application/json")
+                if field is not None
+                else JSONResponse(content, status_code)
+            )
+            if not is_body_allowed_for_status_code(response.status_code):
+                response.body = b""
+            return response
+
+        return answer
 
     def _is_included(self) -> bool:
         """Whether FastAPI is building this handler for the route as an included router
@@ -149,9 +261,9 @@ class PresolvedRoute(APIRoute):
         context = _effective_route_context_var.get()
         return context is not None and context.original_route is self
 
-    def _solving_only(
+    def _solved_after(
         self, dependencies: list[Dependant], endpoint: Callable[..., Awaitable[Any]]
-    ) -> Handler:
+    ) -> Answer:
         """FastAPI's handler for this route solving only `dependencies`: its endpoint takes
         the values of the direct ones from the request."""
         own_request_param = self.dependant.request_param_name
@@ -170,6 +282,12 @@ class PresolvedRoute(APIRoute):
             request_param_name=request_param,
         )
         try:  # FastAPI builds a handler from the route's own attributes
-            return super().get_route_handler()
+            solved_by_fastapi = super().get_route_handler()
         finally:
             self.dependant = original
+
+        async def answer(request: Request, values: dict[str, Any]) -> Response:
+            request.scope[SOLVED_KEY] = values
+            return await solved_by_fastapi(request)
+
+        return answer

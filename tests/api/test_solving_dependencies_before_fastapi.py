@@ -2,11 +2,14 @@
 itself, before FastAPI solves the rest: an endpoint must see exactly what FastAPI would have
 given it, and a failing dependency must answer as it would have."""
 
+from datetime import date
 from typing import Annotated
 
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
+from fastapi.exceptions import ResponseValidationError
+from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from pydantic import BaseModel
@@ -153,3 +156,102 @@ def test_every_keygate_route_is_a_presolved_route():
     api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
     assert api_routes
     assert all(isinstance(route, PresolvedRoute) for route in api_routes)
+
+
+# --- routes with nothing left for FastAPI to solve: answered by the route class itself -----
+
+
+class Account(BaseModel):
+    name: str
+    nickname: str | None = None
+    secret: str = "hidden"
+
+
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def account(user: Who) -> Account:
+    return Account(name=user)
+
+
+async def loose(request: Request):  # type: ignore[no-untyped-def]  # no response model at all
+    return {"path": request.url.path, "when": date(2026, 12, 6), "item": Item(name="x")}
+
+
+async def nothing(user: Who) -> None:
+    calls.made.append("nothing")
+
+
+async def text(user: Who) -> PlainTextResponse:
+    return PlainTextResponse(f"hello {user}", headers={"x-made": "by hand"})
+
+
+async def wrong() -> Account:
+    return {"nom": "no name"}  # type: ignore[return-value]
+
+
+def answering_app(route_class: type[APIRoute], *, prefix: str = "") -> FastAPI:
+    """The same routes, served by `route_class`: FastAPI's own APIRoute is the reference."""
+    app = FastAPI()
+    router = APIRouter(route_class=route_class, dependency_overrides_provider=app)
+    router.get("/health")(health)
+    router.get("/account", response_model_exclude={"secret"}, response_model_exclude_none=True)(
+        account
+    )
+    router.post("/account", status_code=201, response_model=Account)(account)
+    router.get("/loose")(loose)
+    router.delete("/nothing", status_code=204)(nothing)
+    router.get("/text")(text)
+    router.get("/wrong")(wrong)
+    if prefix:
+        app.include_router(router, prefix=prefix)
+    else:
+        app.router.routes.extend(router.routes)
+    return app
+
+
+ANSWERED_REQUESTS = [
+    ("GET", "/health", {}),
+    ("GET", "/health%0A", {}),  # Starlette's pattern also matches a path and one newline
+    ("GET", "/health/", {}),
+    ("POST", "/health", {}),  # 405 from the route's partial match
+    ("GET", "/account", {"x-user": "ada"}),
+    ("GET", "/account", {}),  # its dependency refuses: 401
+    ("POST", "/account", {"x-user": "ada"}),
+    ("GET", "/loose", {}),
+    ("DELETE", "/nothing", {"x-user": "ada"}),
+    ("GET", "/text", {"x-user": "ada"}),
+    ("GET", "/nowhere", {}),
+]
+
+
+async def answers(app: FastAPI, prefix: str = "") -> list[tuple[int, list[tuple[str, str]], bytes]]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        got = []
+        for method, path, headers in ANSWERED_REQUESTS:
+            response = await client.request(method, prefix + path, headers=headers)
+            got.append((response.status_code, response.headers.multi_items(), response.content))
+        return got
+
+
+@pytest.mark.parametrize("prefix", ["", "/v1"], ids=["in the app's table", "included, prefixed"])
+async def test_a_route_with_nothing_to_solve_answers_exactly_as_fastapi_does(prefix):
+    calls.made.clear()
+    reference = await answers(answering_app(APIRoute, prefix=prefix), prefix)
+    made_by_fastapi = list(calls.made)
+    calls.made.clear()
+    assert await answers(answering_app(PresolvedRoute, prefix=prefix), prefix) == reference
+    assert calls.made == made_by_fastapi
+    statuses = [status for status, _, _ in reference]
+    assert statuses == [200, 200, 307, 405, 200, 401, 201, 200, 204, 200, 404]
+
+
+@pytest.mark.parametrize("route_class", [APIRoute, PresolvedRoute])
+async def test_a_value_its_response_model_refuses_is_a_server_error_as_in_fastapi(route_class):
+    transport = httpx.ASGITransport(app=answering_app(route_class))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        with pytest.raises(ResponseValidationError) as raised:
+            await client.get("/wrong")
+    assert "GET /wrong" in str(raised.value)

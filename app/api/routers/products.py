@@ -6,16 +6,13 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.api.deps import Products, ReadProducts, WriteProducts
 from app.api.presolved_route import PresolvedRoute
+from app.api.ready_json import ReadyJSON
 from app.api.schemas.products import ProductCreate, ProductOut, ProductPage, ProductUpdate
 from app.core.errors import NotFound
 
 router = APIRouter(prefix="/products", tags=["products"], route_class=PresolvedRoute)
 
 ProductId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-def json_body(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
 
 
 # The reads answer bodies the product cache keeps ready-made (app/products/cache.py): FastAPI
@@ -29,7 +26,7 @@ async def list_products(
 ) -> Response:
     """Products in the order they were added, `limit` at a time from `offset`; `total` counts
     them all."""
-    return json_body(await products.page_json(limit=limit, offset=offset))
+    return ReadyJSON(await products.page_json(limit=limit, offset=offset))
 
 
 @router.get("/{product_id}", response_model=ProductOut, responses={404: {}})
@@ -38,7 +35,7 @@ async def read_product(product_id: ProductId, _: ReadProducts, products: Product
     body = await products.product_json(product_id)
     if body is None:
         raise NotFound
-    return json_body(body)
+    return ReadyJSON(body)
 
 
 @router.post("", status_code=201)

@@ -15,6 +15,7 @@ from app.api.deps import (
     Users,
 )
 from app.api.presolved_route import PresolvedRoute
+from app.api.ready_json import ReadyJSON
 from app.api.schemas.users import (
     AdminUserUpdate,
     PasswordChange,
@@ -50,7 +51,7 @@ async def read_me(principal: Me) -> Response:
     """Your own account."""
     # Answered from the record authentication already holds (no query when it was cached), as
     # JSON made once per version of the record: FastAPI sends a returned Response as it is.
-    return Response(user_json(principal.user), media_type="application/json")
+    return ReadyJSON(user_json(principal.user))
 
 
 @router.patch("/me", responses={400: {}, 429: {}})

@@ -6,8 +6,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 from app.authcache.cache import AuthCache
 from app.authcache.invalidations import InvalidationRepository
@@ -30,8 +29,9 @@ CacheKind = Literal["bearer", "login", "user"]
 CACHE_KINDS: tuple[CacheKind, ...] = get_args(CacheKind)
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
+class Lookup(NamedTuple):
+    """(A NamedTuple: made on every authenticated request; see Principal.)"""
+
     user: User | None
     session: SessionState | None
     source: Source

@@ -4,7 +4,7 @@
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from app.core.errors import InvalidBasicCredentials
 
@@ -12,9 +12,9 @@ from app.core.errors import InvalidBasicCredentials
 MAX_BASIC_CREDENTIALS_CHARS: Final = 512
 
 
-@dataclass(frozen=True, slots=True)
-class Authorization:
-    """The Authorization header split into its scheme (lower-cased) and credentials."""
+class Authorization(NamedTuple):
+    """The Authorization header split into its scheme (lower-cased) and credentials. (A
+    NamedTuple: see Principal.)"""
 
     scheme: str
     credentials: str

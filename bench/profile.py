@@ -29,7 +29,7 @@ from run import HTTP_CONNECTIONS, HTTP_FIGURES, REDIS_URL, Bench, Profile
 from server import keygate
 
 PROFILE: Final = Profile(
-    "profile", runs=1, warmup=2, http=0, bcrypt=0, login=0, storm=0, pg=0, soak=0
+    "profile", runs=1, warmup=2, http=0, bcrypt=0, login=0, storm=0, pg=0, soak=0, outage=0
 )
 
 

@@ -55,15 +55,7 @@ class Direct:
             call is None
             or not _is_async_function(call)
             or dependant.dependencies
-            or dependant.path_params
-            or dependant.query_params
-            or dependant.header_params
-            or dependant.cookie_params
-            or dependant.body_params
-            or dependant.http_connection_param_name
-            or dependant.websocket_param_name
-            or dependant.response_param_name
-            or dependant.background_tasks_param_name
+            or _asks_for_parameters(dependant)
             or dependant.concurrency is not None
         ):
             return None
@@ -96,6 +88,23 @@ class Direct:
         if self.scopes_param is not None:
             arguments[self.scopes_param] = self.scopes
         return self.call(**arguments)
+
+
+def _asks_for_parameters(dependant: Dependant) -> bool:
+    """Whether FastAPI has something of the request to read for `dependant` itself: a path,
+    query, header, cookie or body parameter, or a connection, response or background tasks
+    object to hand it."""
+    return bool(
+        dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.http_connection_param_name
+        or dependant.websocket_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+    )
 
 
 def _is_async_function(call: Callable[..., Any]) -> bool:
@@ -143,7 +152,11 @@ class PresolvedRoute(APIRoute):
         return super().matches(scope)
 
     def _is_included_in(self, scope: Scope) -> bool:
-        context = _get_scope_effective_route_context(scope)
+        return self._is_held_by(_get_scope_effective_route_context(scope))
+
+    def _is_held_by(self, context: Any) -> bool:
+        """Whether FastAPI's route context (private to fastapi.routing, pinned by uv.lock) is
+        this route as an included router holds it."""
         return context is not None and context.original_route is self
 
     def get_route_handler(self) -> Handler:
@@ -193,16 +206,8 @@ class PresolvedRoute(APIRoute):
         dependant = self.dependant
         response_class = self.response_class
         if (
-            dependant.path_params
-            or dependant.query_params
-            or dependant.header_params
-            or dependant.cookie_params
-            or dependant.body_params
+            _asks_for_parameters(dependant)
             or self.body_field is not None
-            or dependant.http_connection_param_name
-            or dependant.websocket_param_name
-            or dependant.response_param_name
-            or dependant.background_tasks_param_name
             or dependant.security_scopes_param_name
             or self.stream_item_field is not None
             or self.is_json_stream
@@ -258,8 +263,7 @@ class PresolvedRoute(APIRoute):
         holds it, with that router's dependencies added: FastAPI then reads another dependant
         than this route's own (a private variable of fastapi.routing, pinned by uv.lock), and
         solves it all itself. keygate adds its routes to the app's own table."""
-        context = _effective_route_context_var.get()
-        return context is not None and context.original_route is self
+        return self._is_held_by(_effective_route_context_var.get())
 
     def _solved_after(
         self, dependencies: list[Dependant], endpoint: Callable[..., Awaitable[Any]]

@@ -8,8 +8,10 @@ from typing import Any, Final
 
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
-from fastapi.exceptions import EndpointContext
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import EndpointContext, RequestValidationError
 from fastapi.routing import (
+    _FASTAPI_SCOPE_KEY,
     APIRoute,
     _effective_route_context_var,
     _extract_endpoint_context,
@@ -94,10 +96,13 @@ def _asks_for_parameters(dependant: Dependant) -> bool:
     """Whether FastAPI has something of the request to read for `dependant` itself: a path,
     query, header, cookie or body parameter, or a connection, response or background tasks
     object to hand it."""
+    return bool(dependant.path_params or dependant.query_params or _asks_for_more(dependant))
+
+
+def _asks_for_more(dependant: Dependant) -> bool:
+    """Whether FastAPI has more to read for `dependant` than its path and query parameters."""
     return bool(
-        dependant.path_params
-        or dependant.query_params
-        or dependant.header_params
+        dependant.header_params
         or dependant.cookie_params
         or dependant.body_params
         or dependant.http_connection_param_name
@@ -126,33 +131,43 @@ class PresolvedRoute(APIRoute):
     checking a cached bearer token does (README, Performance). With dependency overrides set
     (tests), FastAPI solves everything, as usual.
 
-    A route left with nothing for FastAPI to solve (no parameter, no body, no other
-    dependency: /health, /users/me, the discovery documents) is answered by this class, as
-    FastAPI's handler answers it, without the handler's per-request work for parameters that
-    are not there. And a request for another path is turned away by comparing strings."""
+    A route left with nothing for FastAPI to solve but path and query parameters (no body,
+    header or cookie, no other dependency: /health, /users/me, the product and session
+    reads, the admin lists) is answered by this class, as FastAPI's handler answers it,
+    without the handler's per-request work for what the route does not have. And a request
+    for another path is turned away by comparing strings."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         # A path without parameters: Starlette's pattern for it (`^<path>$`) matches that
-        # path and, as `$` does, that path followed by one newline; nothing else.
-        self._literal_paths = None if self.param_convertors else (path, path + "\n")
+        # path and, as `$` does, that path followed by one newline; nothing else. A path with
+        # parameters: its pattern matches only paths that begin with the text before them.
+        if self.param_convertors:
+            self._literal_paths, self._beginning = None, path.partition("{")[0]
+        else:
+            self._literal_paths, self._beginning = (path, path + "\n"), path
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """As APIRoute's, with a request for another path turned away by comparing strings:
         a request is tried against every route before its own, and the pattern, the root
         path and FastAPI's route context cost more than that. Left to APIRoute while FastAPI
         matches this route as an included router holds it (under that router's prefix)."""
+        path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         literal_paths = self._literal_paths
         if (
-            literal_paths is not None
-            and get_route_path(scope) not in literal_paths
-            and not self._is_included_in(scope)
-        ):
+            path not in literal_paths
+            if literal_paths is not None
+            else not path.startswith(self._beginning)
+        ) and not self._is_included_in(scope):
             return Match.NONE, {}
         return super().matches(scope)
 
     def _is_included_in(self, scope: Scope) -> bool:
-        return self._is_held_by(_get_scope_effective_route_context(scope))
+        # FastAPI keeps its part of the scope (private to fastapi.routing, pinned by uv.lock)
+        # only for a request that went through an included router.
+        return _FASTAPI_SCOPE_KEY in scope and self._is_held_by(
+            _get_scope_effective_route_context(scope)
+        )
 
     def _is_held_by(self, context: Any) -> bool:
         """Whether FastAPI's route context (private to fastapi.routing, pinned by uv.lock) is
@@ -196,17 +211,20 @@ class PresolvedRoute(APIRoute):
         return handler
 
     def _answering(self, endpoint: Callable[..., Awaitable[Any]]) -> Answer | None:
-        """For a route whose endpoint asks for nothing FastAPI solves (no parameter, no body,
-        no dependency but direct ones, no Response or BackgroundTasks to fill; JSON, not a
-        stream): what FastAPI's handler does once it has the values, without solving an empty
-        set of parameters. A Response the endpoint returns is sent as it is; any other value is
-        validated and serialized by FastAPI's own serialize_response, against the route's
-        response model, with its status code. None for any other route. FastAPI's telemetry
-        spans are not opened here: keygate's app turns them off (app/main.py)."""
+        """For a route whose endpoint asks for nothing but path and query parameters and the
+        values of direct dependencies (no body, header or cookie, no other dependency, no
+        Response or BackgroundTasks to fill; JSON, not a stream): what FastAPI's handler does
+        with it, without the handler's per-request work for what the route does not have.
+        The parameters are read and validated by FastAPI's own request_params_to_args, from
+        the same sources, and their errors raised as FastAPI raises them. A Response the
+        endpoint returns is sent as it is; any other value is validated and serialized by
+        FastAPI's own serialize_response, against the route's response model, with its status
+        code. None for any other route. FastAPI's telemetry spans are not opened here:
+        keygate's app turns them off (app/main.py)."""
         dependant = self.dependant
         response_class = self.response_class
         if (
-            _asks_for_parameters(dependant)
+            _asks_for_more(dependant)
             or self.body_field is not None
             or dependant.security_scopes_param_name
             or self.stream_item_field is not None
@@ -219,8 +237,9 @@ class PresolvedRoute(APIRoute):
         # As FastAPI: the route's status code, or the response class's (200) when it has none.
         status_code = self.status_code or 200
         request_param = dependant.request_param_name
-        # Named in a response validation error, as FastAPI names it (a copy: FastAPI keeps one
-        # per function and writes each request's path into it).
+        path_fields, query_fields = dependant.path_params, dependant.query_params
+        # Named in a request or response validation error, as FastAPI names it (a copy:
+        # FastAPI keeps one per function and writes each request's path into it).
         endpoint_ctx: EndpointContext = {**_extract_endpoint_context(endpoint)}
         if self.methods and len(self.methods) == 1:
             (method,) = self.methods
@@ -241,6 +260,19 @@ class PresolvedRoute(APIRoute):
         )
 
         async def answer(request: Request, values: dict[str, Any]) -> Response:
+            if path_fields or query_fields:
+                # As FastAPI: every parameter is validated, and the errors of all are raised
+                # together (path first), before the endpoint runs.
+                path_values, errors = request_params_to_args(path_fields, request.path_params)
+                query_values, query_errors = request_params_to_args(
+                    query_fields, request.query_params
+                )
+                if errors or query_errors:
+                    raise RequestValidationError(
+                        errors + query_errors, body=None, endpoint_ctx=endpoint_ctx
+                    )
+                values.update(path_values)
+                values.update(query_values)
             if request_param is not None:
                 values[request_param] = request
             returned = await endpoint(**values)

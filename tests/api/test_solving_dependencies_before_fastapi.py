@@ -7,7 +7,7 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Security
 from fastapi.exceptions import ResponseValidationError
 from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
@@ -158,7 +158,8 @@ def test_every_keygate_route_is_a_presolved_route():
     assert all(isinstance(route, PresolvedRoute) for route in api_routes)
 
 
-# --- routes with nothing left for FastAPI to solve: answered by the route class itself -----
+# --- routes with nothing but path and query parameters left for FastAPI to solve: answered
+# by the route class itself, with those parameters validated by FastAPI's own function ------
 
 
 class Account(BaseModel):
@@ -191,6 +192,27 @@ async def wrong() -> Account:
     return {"nom": "no name"}  # type: ignore[return-value]
 
 
+async def page(
+    user: Who,
+    limit: Annotated[int, Query(ge=1, le=10)] = 5,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    tag: Annotated[str | None, Query(alias="t", max_length=3)] = None,
+) -> dict[str, object]:
+    return {"user": user, "limit": limit, "offset": offset, "tag": tag}
+
+
+async def one(item_id: Annotated[int, Path(ge=1)], user: Who, verbose: bool = False) -> Item:
+    return Item(name=f"{item_id} {verbose}")
+
+
+async def tags(t: Annotated[list[str], Query()] = []) -> list[str]:  # noqa: B006 (FastAPI copies it)
+    return t
+
+
+async def required(q: str) -> str:
+    return q
+
+
 def answering_app(route_class: type[APIRoute], *, prefix: str = "") -> FastAPI:
     """The same routes, served by `route_class`: FastAPI's own APIRoute is the reference."""
     app = FastAPI()
@@ -204,6 +226,10 @@ def answering_app(route_class: type[APIRoute], *, prefix: str = "") -> FastAPI:
     router.delete("/nothing", status_code=204)(nothing)
     router.get("/text")(text)
     router.get("/wrong")(wrong)
+    router.get("/page")(page)
+    router.get("/items/{item_id}")(one)
+    router.get("/tags")(tags)
+    router.get("/required")(required)
     if prefix:
         app.include_router(router, prefix=prefix)
     else:
@@ -223,6 +249,21 @@ ANSWERED_REQUESTS = [
     ("DELETE", "/nothing", {"x-user": "ada"}),
     ("GET", "/text", {"x-user": "ada"}),
     ("GET", "/nowhere", {}),
+    ("GET", "/page", {"x-user": "ada"}),  # every default
+    ("GET", "/page?limit=3&offset=2&t=x", {"x-user": "ada"}),
+    ("GET", "/page?limit=2&limit=4&tag=y", {"x-user": "ada"}),  # the last of two; no alias
+    ("GET", "/page?limit=0&offset=-1&t=long", {"x-user": "ada"}),  # three errors at once
+    ("GET", "/page?limit=abc", {"x-user": "ada"}),
+    ("GET", "/page?limit=0", {}),  # the dependency refuses first: 401
+    ("GET", "/items/5?verbose=yes", {"x-user": "ada"}),
+    ("GET", "/items/0?verbose=maybe", {"x-user": "ada"}),  # path and query errors together
+    ("GET", "/items/x", {}),
+    ("GET", "/items/5/", {"x-user": "ada"}),  # redirected to /items/5
+    ("GET", "/item/5", {"x-user": "ada"}),
+    ("GET", "/tags?t=a&t=b", {}),
+    ("GET", "/tags", {}),
+    ("GET", "/required?q=", {}),
+    ("GET", "/required", {}),
 ]
 
 
@@ -237,7 +278,7 @@ async def answers(app: FastAPI, prefix: str = "") -> list[tuple[int, list[tuple[
 
 
 @pytest.mark.parametrize("prefix", ["", "/v1"], ids=["in the app's table", "included, prefixed"])
-async def test_a_route_with_nothing_to_solve_answers_exactly_as_fastapi_does(prefix):
+async def test_a_route_the_route_class_answers_answers_exactly_as_fastapi_does(prefix):
     calls.made.clear()
     reference = await answers(answering_app(APIRoute, prefix=prefix), prefix)
     made_by_fastapi = list(calls.made)
@@ -245,7 +286,8 @@ async def test_a_route_with_nothing_to_solve_answers_exactly_as_fastapi_does(pre
     assert await answers(answering_app(PresolvedRoute, prefix=prefix), prefix) == reference
     assert calls.made == made_by_fastapi
     statuses = [status for status, _, _ in reference]
-    assert statuses == [200, 200, 307, 405, 200, 401, 201, 200, 204, 200, 404]
+    assert statuses[:11] == [200, 200, 307, 405, 200, 401, 201, 200, 204, 200, 404]
+    assert statuses[11:] == [200, 200, 200, 422, 422, 401, 200, 422, 401, 307, 404, 200, 200, 200, 422]
 
 
 @pytest.mark.parametrize("route_class", [APIRoute, PresolvedRoute])

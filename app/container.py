@@ -89,6 +89,7 @@ class Container:
     mail_sender: MailSender | None
 
     async def close(self) -> None:
+        await self.redis_guard.close()
         await self.redis.aclose()
         await self.db.pool.close()
         self.hasher.close()

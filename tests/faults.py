@@ -36,6 +36,7 @@ class TcpProxy:
         self.port = 0
         self.bytes_to_target = 0
         self.bytes_to_client = 0
+        self.connections_accepted = 0
         self.sent_to_target = bytearray()
         self._server: asyncio.Server | None = None
         self._flowing = asyncio.Event()
@@ -96,6 +97,7 @@ class TcpProxy:
         assert task is not None
         self._tasks.add(task)
         self._writers.add(client)
+        self.connections_accepted += 1
         target: asyncio.StreamWriter | None = None
         try:
             await self._flowing.wait()  # a hung network: connected, and nothing answers

@@ -10,10 +10,8 @@ bearer request in a profile; see README, Performance.)"""
 
 import asyncio
 
-from redis.asyncio.cluster import RedisCluster
-
-from app.core.redis import RawValue, RedisGuard
-from app.core.redis_connection import RedisClient
+from app.core.redis import RedisGuard
+from app.core.redis_reads import RawValue
 
 Waiting = list[tuple[list[str], asyncio.Future[list[RawValue]]]]
 
@@ -52,15 +50,8 @@ class ReadBatcher:
         # Each key once (requests with one token ask for the same two): a smaller command and
         # reply, and the same value for every request that asked for it.
         keys = list(dict.fromkeys(key for wanted, _ in batch for key in wanted))
-
-        async def read(r: RedisClient) -> list[RawValue]:
-            if isinstance(r, RedisCluster):  # the batch spans slots: one MGET per slot
-                return await r.mget_nonatomic(keys)
-            values: list[RawValue] = await r.mget(keys)
-            return values
-
         try:
-            values = await self._guard.run(read)
+            values = await self._guard.mget(keys)
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()

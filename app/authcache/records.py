@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Final
 
-from app.core.redis import RawValue
+from app.core.redis_reads import RawValue
 from app.sessions.state import SessionState
 from app.users.model import User
 

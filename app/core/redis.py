@@ -21,10 +21,10 @@ from app.core.redis_connection import (
     drop_idle_connections,
     master_identity,
 )
+from app.core.redis_reads import RawValue, ReadConnection
 from app.core.settings import Settings
 
 T = TypeVar("T")
-RawValue = bytes | str | None  # what a Redis read returns for one key
 AnyPipeline = Pipeline | ClusterPipeline
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class RedisGuard:
         self._retry_at: float | None = None
         self._master: str | None = None  # master_identity when Redis was last trusted
         self._recovery_listeners: list[Callable[[RedisClient], Awaitable[None]]] = []
+        self._reads = ReadConnection()
         # Called for every call that could not use Redis (failed, or skipped by the breaker).
         self.on_unavailable: Callable[[], None] | None = None
 
@@ -87,6 +88,7 @@ class RedisGuard:
             self._retry_at = self._clock() + BREAKER_OPEN_SECONDS  # one probe at a time
             try:
                 await drop_idle_connections(self.redis)
+                await self._reads.close()
                 master = await self._master_identity(self.redis)
                 for listener in self._recovery_listeners:
                     await listener(self.redis)
@@ -101,6 +103,22 @@ class RedisGuard:
         except REDIS_ERRORS as exc:
             self._trip(exc)
             raise self._unavailable() from exc
+
+    async def mget(self, keys: Sequence[str]) -> list[RawValue]:
+        """The values of `keys`, as `run` reads them: on the worker's read connection
+        (app/core/redis_reads.py), or, from a cluster, one MGET per slot."""
+
+        async def read(r: RedisClient) -> list[RawValue]:
+            if isinstance(r, RedisCluster):
+                values: list[RawValue] = await r.mget_nonatomic(keys)
+                return values
+            return await self._reads.mget(r, keys)
+
+        return await self.run(read)
+
+    async def close(self) -> None:
+        """Closes the read connection (the client's pool is closed with the client)."""
+        await self._reads.close()
 
     async def change(self, keys: Sequence[str], queue: Callable[[AnyPipeline], object]) -> None:
         """Writes a change to the cache (the commands `queue` adds, touching `keys`) that a

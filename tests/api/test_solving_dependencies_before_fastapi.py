@@ -287,7 +287,23 @@ async def test_a_route_the_route_class_answers_answers_exactly_as_fastapi_does(p
     assert calls.made == made_by_fastapi
     statuses = [status for status, _, _ in reference]
     assert statuses[:11] == [200, 200, 307, 405, 200, 401, 201, 200, 204, 200, 404]
-    assert statuses[11:] == [200, 200, 200, 422, 422, 401, 200, 422, 401, 307, 404, 200, 200, 200, 422]
+    assert statuses[11:] == [
+        200,
+        200,
+        200,
+        422,
+        422,
+        401,
+        200,
+        422,
+        401,
+        307,
+        404,
+        200,
+        200,
+        200,
+        422,
+    ]
 
 
 @pytest.mark.parametrize("route_class", [APIRoute, PresolvedRoute])

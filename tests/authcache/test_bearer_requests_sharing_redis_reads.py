@@ -33,8 +33,11 @@ async def proxy() -> AsyncIterator[TcpProxy]:
 async def batcher(proxy: TcpProxy) -> AsyncIterator[ReadBatcher]:
     netloc = f"127.0.0.1:{proxy.port}"
     client = Redis.from_url(urlunsplit(urlsplit(TEST_REDIS_URL)._replace(netloc=netloc)))
-    await client.ping()  # connected before the test holds anything
-    yield ReadBatcher(RedisGuard(client))
+    guard = RedisGuard(client)
+    batcher = ReadBatcher(guard)
+    await batcher.mget([KEY])  # its connection made before the test holds anything
+    yield batcher
+    await guard.close()
     await client.aclose()
 
 

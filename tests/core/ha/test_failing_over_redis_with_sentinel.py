@@ -132,7 +132,9 @@ async def test_changes_the_promoted_replica_never_received_are_not_served_stale(
 @pytest.fixture
 async def guarded(sentinel_set: SentinelSet) -> AsyncIterator[RedisGuard]:
     client: RedisClient = connect_redis(sentinel_set.url, timeout_seconds=0.5)
-    yield RedisGuard(client, replica_wait_ms=200)
+    guard = RedisGuard(client, replica_wait_ms=200)
+    yield guard
+    await guard.close()
     await client.aclose()
 
 

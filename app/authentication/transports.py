@@ -3,7 +3,6 @@
 
 import base64
 import binascii
-from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from app.core.errors import InvalidBasicCredentials
@@ -25,10 +24,14 @@ class Authorization(NamedTuple):
         return cls(scheme.lower(), credentials.strip())
 
 
-@dataclass(frozen=True, slots=True)
-class UsernamePassword:
+class UsernamePassword(NamedTuple):
+    """(A NamedTuple: made on every Basic request; see Principal.)"""
+
     username: str
     password: str
+
+    def __repr__(self) -> str:
+        return f"UsernamePassword(username={self.username!r}, password=<hidden>)"
 
 
 class BearerTransport:

@@ -8,8 +8,7 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from app.authcache.directory import AuthDirectory, Lookup
 from app.core.client_address import address_bucket
@@ -34,8 +33,9 @@ class PasswordRefused(KeygateError):
     message = "invalid username or password"
 
 
-@dataclass(frozen=True, slots=True)
-class LoginAttempt:
+class LoginAttempt(NamedTuple):
+    """(A NamedTuple: made on every Basic request; see Principal.)"""
+
     username: str  # as normalised
     account: str  # the throttling identity: one per account, whatever the spelling
     found: Lookup

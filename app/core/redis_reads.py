@@ -24,6 +24,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 RawValue = bytes | str | None  # what a Redis read returns for one key
 
+_INCOMPLETE = object()  # what the reader gives while a reply has not fully arrived
+
 
 class _Replies(asyncio.Protocol):
     """The taken-over connection: commands written in order, each reply handed to the
@@ -36,13 +38,22 @@ class _Replies(asyncio.Protocol):
         self._transport = transport
         encoder = connection.encoder
         self._reader = (
-            hiredis.Reader(encoding=encoder.encoding, errors=encoder.encoding_errors)
+            hiredis.Reader(
+                notEnoughData=_INCOMPLETE,
+                encoding=encoder.encoding,
+                errors=encoder.encoding_errors,
+            )
             if encoder.decode_responses
-            else hiredis.Reader()
+            else hiredis.Reader(notEnoughData=_INCOMPLETE)
         )
         self._timeout = connection.socket_timeout
         self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
-        self.is_closed = False
+        self._closed = False
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed here, or closing (Redis ended it; connection_lost has not run yet)."""
+        return self._closed or self._transport.is_closing()
 
     def mget(self, keys: Sequence[str]) -> "asyncio.Future[list[RawValue]]":
         return self._send(b"".join(self.connection.pack_command("MGET", *keys)))
@@ -60,7 +71,7 @@ class _Replies(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self._reader.feed(data)
-            while (reply := self._reader.gets()) is not False:
+            while (reply := self._reader.gets()) is not _INCOMPLETE:
                 future = self._waiting.popleft()
                 if future.done():  # its caller was cancelled
                     continue
@@ -80,7 +91,7 @@ class _Replies(asyncio.Protocol):
 
     def close(self, error: Exception | None = None) -> None:
         """Closes the connection; every read still waiting fails with `error`."""
-        self.is_closed = True
+        self._closed = True
         self._transport.abort()
         error = error or RedisConnectionError("the connection was closed")
         while self._waiting:

@@ -26,6 +26,7 @@ from app.container import Container
 from app.core.settings import Settings
 from app.main import create_app
 from tests.clock import MovableClock
+from tests.faults import TcpProxy
 
 # The fixtures that tests in several directories share, one module per kind (tests/fixtures/).
 # A module comes before those that import it: pytest rewrites the asserts of a plugin only if
@@ -106,6 +107,24 @@ async def redis() -> AsyncIterator[Redis]:
     client = Redis.from_url(TEST_REDIS_URL)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of the test Redis: it counts what is sent and the connections it
+    takes, and can hold or drop them (tests/faults.py). Reach Redis through it at
+    `redis_url_through(redis_proxy)`."""
+    parts = urlsplit(TEST_REDIS_URL)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+def redis_url_through(proxy: TcpProxy, query: str = "") -> str:
+    """The test Redis's URL, reaching it through `proxy`, with `query` as its query string."""
+    parts = urlsplit(TEST_REDIS_URL)._replace(netloc=f"127.0.0.1:{proxy.port}")
+    return urlunsplit(parts._replace(query=query) if query else parts)
 
 
 @pytest.fixture(scope="session")

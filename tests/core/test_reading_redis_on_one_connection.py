@@ -6,14 +6,13 @@ Redis call does (the caller falls back to PostgreSQL), and the next read connect
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
 
 from app.core.redis import BREAKER_OPEN_SECONDS, CacheUnavailable, RedisGuard
 from app.core.redis_connection import connect_redis
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import redis_url_through
 from tests.faults import TcpProxy
 
 TIMEOUT_SECONDS = 0.3
@@ -21,87 +20,79 @@ A, B, MISSING = "kg:test:read-a", "kg:test:read-b", "kg:test:read-missing"
 
 
 @pytest.fixture
-async def proxy() -> AsyncIterator[TcpProxy]:
-    parts = urlsplit(TEST_REDIS_URL)
-    started = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
-    await started.start()
-    yield started
-    await started.stop()
-
-
-def through(proxy: TcpProxy, query: str = "") -> str:
-    parts = urlsplit(TEST_REDIS_URL)._replace(netloc=f"127.0.0.1:{proxy.port}")
-    return urlunsplit(parts._replace(query=query) if query else parts)
-
-
-@pytest.fixture
-async def guard(proxy: TcpProxy) -> AsyncIterator[RedisGuard]:
-    client = connect_redis(through(proxy), TIMEOUT_SECONDS)
+async def guard(redis_proxy: TcpProxy) -> AsyncIterator[RedisGuard]:
+    client = connect_redis(redis_url_through(redis_proxy), TIMEOUT_SECONDS)
     guarded = RedisGuard(client)
     yield guarded
     await guarded.close()
     await client.aclose()
 
 
-async def test_reads_on_the_one_connection_each_get_their_own_values(redis, proxy, guard):
+async def test_reads_on_the_one_connection_each_get_their_own_values(redis, redis_proxy, guard):
     await redis.mset({A: "1", B: "2"})
     asked = [[A, B, MISSING], [B], [MISSING], [A]] * 5
 
     values = await asyncio.gather(*(guard.mget(keys) for keys in asked))
 
     assert values == [[b"1", b"2", None], [b"2"], [None], [b"1"]] * 5
-    assert proxy.connections_accepted == 1
+    assert redis_proxy.connections_accepted == 1
     await redis.set(A, "changed")
     assert await guard.mget([A]) == [b"changed"]  # read from Redis, never kept here
-    assert proxy.connections_accepted == 1
+    assert redis_proxy.connections_accepted == 1
 
 
-async def test_a_redis_that_stops_answering_fails_the_read_within_its_timeout(redis, proxy, guard):
+async def test_a_redis_that_stops_answering_fails_the_read_within_its_timeout(
+    redis, redis_proxy, guard
+):
     await redis.set(A, "1")
     assert await guard.mget([A]) == [b"1"]
-    proxy.pause()
+    redis_proxy.pause()
     started = time.monotonic()
     with pytest.raises(CacheUnavailable):
         await guard.mget([A])
     assert time.monotonic() - started < TIMEOUT_SECONDS + 0.5
-    proxy.resume()
+    redis_proxy.resume()
 
     await asyncio.sleep(BREAKER_OPEN_SECONDS)  # the breaker lets the next call probe Redis
     assert await guard.mget([A]) == [b"1"]
     # The hung connection, the breaker's probe (redis-py's pool), and a new read connection.
-    assert proxy.connections_accepted == 3
+    assert redis_proxy.connections_accepted == 3
 
 
-async def test_a_dropped_connection_fails_the_reads_waiting_on_it_at_once(redis, proxy, guard):
+async def test_a_dropped_connection_fails_the_reads_waiting_on_it_at_once(
+    redis, redis_proxy, guard
+):
     await redis.set(A, "1")
     assert await guard.mget([A]) == [b"1"]
-    proxy.pause()  # the read is sent, and waits
+    redis_proxy.pause()  # the read is sent, and waits
     waiting = asyncio.create_task(guard.mget([A]))
     await asyncio.sleep(0.05)
     started = time.monotonic()
-    await proxy.close_connections()
+    await redis_proxy.close_connections()
     with pytest.raises(CacheUnavailable):
         await waiting
     assert time.monotonic() - started < TIMEOUT_SECONDS / 2  # not left to its timeout
-    proxy.resume()
+    redis_proxy.resume()
 
     await asyncio.sleep(BREAKER_OPEN_SECONDS)
     assert await guard.mget([A]) == [b"1"]
-    assert proxy.connections_accepted == 3  # as above: probe, then a new read connection
+    assert redis_proxy.connections_accepted == 3  # as above: probe, then a new read connection
 
 
-async def test_a_connection_closed_between_reads_is_replaced_by_the_next_read(redis, proxy, guard):
+async def test_a_connection_closed_between_reads_is_replaced_by_the_next_read(
+    redis, redis_proxy, guard
+):
     await redis.set(A, "1")
     assert await guard.mget([A]) == [b"1"]
-    await proxy.close_connections()
+    await redis_proxy.close_connections()
     await asyncio.sleep(0.05)  # the close reaches the worker before its next read
 
     assert await guard.mget([A]) == [b"1"]
-    assert proxy.connections_accepted == 2
+    assert redis_proxy.connections_accepted == 2
 
 
-async def test_values_are_strings_when_the_url_asks_redis_py_to_decode_them(redis, proxy):
-    client: Redis = Redis.from_url(through(proxy, "decode_responses=true"))
+async def test_values_are_strings_when_the_url_asks_redis_py_to_decode_them(redis, redis_proxy):
+    client: Redis = Redis.from_url(redis_url_through(redis_proxy, "decode_responses=true"))
     guarded = RedisGuard(client)
     try:
         await redis.set(A, "née")

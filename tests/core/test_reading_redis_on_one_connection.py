@@ -1,19 +1,29 @@
 """Authenticated requests read Redis (MGET) on one connection a worker, taken over from
-redis-py once it has connected: each read gets its own values, a Redis that hangs or drops
-the connection fails the reads waiting on it at once or within the timeout, as any other
-Redis call does (the caller falls back to PostgreSQL), and the next read connects anew."""
+redis-py once it has connected (so TLS, the password and the database of the URL hold for
+it): each read gets its own values, a Redis that hangs or drops the connection fails the
+reads waiting on it at once or within the timeout, as any other Redis call does (the caller
+falls back to PostgreSQL), and the next read connects anew."""
 
 import asyncio
+import datetime
+import ipaddress
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.core.redis import BREAKER_OPEN_SECONDS, CacheUnavailable, RedisGuard
 from app.core.redis_connection import connect_redis
 from tests.conftest import redis_url_through
 from tests.faults import TcpProxy
+from tests.ports import free_port
 
 TIMEOUT_SECONDS = 0.3
 A, B, MISSING = "kg:test:read-a", "kg:test:read-b", "kg:test:read-missing"
@@ -97,6 +107,84 @@ async def test_values_are_strings_when_the_url_asks_redis_py_to_decode_them(redi
     try:
         await redis.set(A, "née")
         assert await guarded.mget([A, MISSING]) == ["née", None]
+    finally:
+        await guarded.close()
+        await client.aclose()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, written to `directory`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "redis.crt", directory / "redis.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+async def tls_redis_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A private redis-server that speaks only TLS and asks for a password: the URL of its
+    database 2."""
+    cert_path, key_path = self_signed_certificate(tmp_path)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *("redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
+        *("--tls-cert-file", str(cert_path), "--tls-key-file", str(key_path)),
+        *("--tls-ca-cert-file", str(cert_path), "--tls-auth-clients", "no"),
+        *("--requirepass", "s3cret", "--save", "", "--appendonly", "no"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"rediss://:s3cret@127.0.0.1:{port}/2?ssl_ca_certs={cert_path}"
+    client: Redis = Redis.from_url(url, socket_timeout=0.5)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                await client.ping()
+                break
+            except (RedisError, OSError):
+                if time.monotonic() > deadline or process.returncode is not None:
+                    raise
+                await asyncio.sleep(0.05)
+        yield url
+    finally:
+        await client.aclose()
+        process.kill()
+        await process.wait()
+
+
+async def test_reads_go_over_tls_with_the_password_and_database_of_the_url(tls_redis_url):
+    client = connect_redis(tls_redis_url, TIMEOUT_SECONDS)
+    guarded = RedisGuard(client)
+    try:
+        assert isinstance(client, Redis)
+        await client.set(A, "over tls")
+        assert await guarded.mget([A, MISSING]) == [b"over tls", None]
+        await client.set(A, "changed")
+        assert await guarded.mget([A]) == [b"changed"]
     finally:
         await guarded.close()
         await client.aclose()

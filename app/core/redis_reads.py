@@ -2,12 +2,12 @@
 from redis-py once it has connected, and read by a protocol that hands each reply to its
 caller as it arrives.
 
-Kept by hand for a measured reason (README, Performance): through redis-py's client (a
-connection pool, a retry wrapper, a timeout context and a stream reader for every command)
-a warm bearer request cost about 12 us more of a worker's CPU. What redis-py does well is
-left to it: the connection is made by the client's own connection class, so the address,
-TLS, AUTH, the database and the master a Sentinel names are those of every other command.
-The reply parser is hiredis, as redis-py's. Any error, a timeout or a closed connection
+Kept by hand for a measured reason (README, Performance: the read connection): through
+redis-py's client (a connection pool, a retry wrapper, a timeout context and a stream reader
+for every command) a warm bearer request cost a worker measurably more CPU. What redis-py
+does well is left to it: the connection is made by the client's own connection class, so the
+address, TLS, AUTH, the database and the master a Sentinel names are those of every other
+command. The reply parser is hiredis, as redis-py's. Any error, a timeout or a closed connection
 fails every read waiting on it and closes it; the next read connects anew."""
 
 import asyncio

@@ -9,6 +9,8 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from redis.asyncio import Redis
@@ -144,22 +146,52 @@ class TcpProxy:
             writer.transport.abort()
 
 
-class RedisServer:
-    """A private `redis-server` on a free port, as an asyncio subprocess the test owns."""
+@dataclass(frozen=True)
+class RedisTls:
+    """A server's certificate and key (the certificate is also the CA clients trust)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    certificate: Path
+    key: Path
+
+
+class RedisServer:
+    """A private `redis-server` on a free port, as an asyncio subprocess the test owns; with
+    `tls`, it speaks only TLS; with `password`, it asks for one."""
+
+    def __init__(
+        self, port: int | None = None, *, tls: RedisTls | None = None, password: str | None = None
+    ) -> None:
         self.port = port or free_port()
+        self.tls = tls
+        self.password = password
         self.process: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_of(0)
+
+    def url_of(self, db: int) -> str:
+        credentials = f":{self.password}@" if self.password else ""
+        if self.tls is None:
+            return f"redis://{credentials}127.0.0.1:{self.port}/{db}"
+        return (
+            f"rediss://{credentials}127.0.0.1:{self.port}/{db}?ssl_ca_certs={self.tls.certificate}"
+        )
+
+    def _listening(self) -> tuple[str, ...]:
+        if self.tls is None:
+            return ("--port", str(self.port))
+        return (
+            *("--port", "0", "--tls-port", str(self.port)),
+            *("--tls-cert-file", str(self.tls.certificate), "--tls-key-file", str(self.tls.key)),
+            *("--tls-ca-cert-file", str(self.tls.certificate), "--tls-auth-clients", "no"),
+        )
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
             "redis-server",
-            "--port",
-            str(self.port),
+            *self._listening(),
+            *(("--requirepass", self.password) if self.password else ()),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -175,7 +207,7 @@ class RedisServer:
 
     async def _wait_until_it_answers(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        client = Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5)
+        client = Redis.from_url(self.url, socket_timeout=0.5)
         try:
             while True:
                 assert self.process is not None

@@ -17,13 +17,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.core.redis import BREAKER_OPEN_SECONDS, CacheUnavailable, RedisGuard
 from app.core.redis_connection import connect_redis
 from tests.conftest import redis_url_through
-from tests.faults import TcpProxy
-from tests.ports import free_port
+from tests.faults import RedisServer, RedisTls, TcpProxy
 
 TIMEOUT_SECONDS = 0.3
 A, B, MISSING = "kg:test:read-a", "kg:test:read-b", "kg:test:read-missing"
@@ -147,33 +145,10 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 async def tls_redis_url(tmp_path: Path) -> AsyncIterator[str]:
     """A private redis-server that speaks only TLS and asks for a password: the URL of its
     database 2."""
-    cert_path, key_path = self_signed_certificate(tmp_path)
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        *("redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
-        *("--tls-cert-file", str(cert_path), "--tls-key-file", str(key_path)),
-        *("--tls-ca-cert-file", str(cert_path), "--tls-auth-clients", "no"),
-        *("--requirepass", "s3cret", "--save", "", "--appendonly", "no"),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"rediss://:s3cret@127.0.0.1:{port}/2?ssl_ca_certs={cert_path}"
-    client: Redis = Redis.from_url(url, socket_timeout=0.5)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                await client.ping()
-                break
-            except (RedisError, OSError):
-                if time.monotonic() > deadline or process.returncode is not None:
-                    raise
-                await asyncio.sleep(0.05)
-        yield url
-    finally:
-        await client.aclose()
-        process.kill()
-        await process.wait()
+    server = RedisServer(tls=RedisTls(*self_signed_certificate(tmp_path)), password="s3cret")
+    await server.start()
+    yield server.url_of(2)
+    await server.kill()
 
 
 async def test_reads_go_over_tls_with_the_password_and_database_of_the_url(tls_redis_url):

@@ -167,9 +167,13 @@ class SessionRepository:
                 session = _session(rotated)
                 accept(session)
                 return Rotation(RotationOutcome.ROTATED, session)
+            # Reuse only of a spent token: one this statement sees unspent where the one
+            # above saw nothing was committed in between (a journalled session copied in by
+            # another worker), and is UNKNOWN to this try, not reused.
             reused = await conn.fetchrow(
                 "UPDATE sessions SET revoked_at = coalesce(revoked_at, now())"
-                " WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)"
+                " WHERE id = (SELECT session_id FROM refresh_tokens"
+                " WHERE token_hash = $1 AND rotated_at IS NOT NULL)"
                 f" RETURNING {SESSION_COLUMNS}",
                 old_hash,
             )

@@ -167,9 +167,9 @@ class SessionRepository:
                 session = _session(rotated)
                 accept(session)
                 return Rotation(RotationOutcome.ROTATED, session)
-            # Reuse only of a spent token: one this statement sees unspent where the one
-            # above saw nothing was committed in between (a journalled session copied in by
-            # another worker), and is UNKNOWN to this try, not reused.
+            # Reuse means a spent token. An unspent one found here was committed after the
+            # UPDATE above looked (a journalled session copied in by another worker): it is
+            # UNKNOWN to this try, not reused.
             reused = await conn.fetchrow(
                 "UPDATE sessions SET revoked_at = coalesce(revoked_at, now())"
                 " WHERE id = (SELECT session_id FROM refresh_tokens"

@@ -22,27 +22,34 @@ class ReadBatcher:
         self._waiting: Waiting = []
         self._in_flight: set[asyncio.Task[None]] = set()  # tasks are only weakly referenced
         self._sending = False  # a batch is in flight, or about to be sent
+        # The worker's loop, looked up once: on Python 3.11 every asyncio.get_running_loop()
+        # is a getpid system call (to notice a fork), and this runs for every bearer request.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def mget(self, keys: list[str]) -> list[RawValue]:
         """Raises CacheUnavailable as the guard does."""
-        future: asyncio.Future[list[RawValue]] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None or loop.is_closed():  # the first read, or a new loop (tests)
+            loop = self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[RawValue]] = loop.create_future()
         self._waiting.append((keys, future))
         if not self._sending:
             # Sent on the loop's next turn: requests reaching here before then join it.
             self._sending = True
-            asyncio.get_running_loop().call_soon(self._send_waiting)
+            loop.call_soon(self._send_waiting, loop)
         return await future
 
-    def _send_waiting(self) -> None:
+    def _send_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._waiting = self._waiting, []
-        task = asyncio.create_task(self._send(batch))
+        task = loop.create_task(self._send(batch))
         self._in_flight.add(task)
         task.add_done_callback(self._sent)
 
     def _sent(self, task: "asyncio.Task[None]") -> None:
         self._in_flight.discard(task)
         if self._waiting:
-            self._send_waiting()  # those that asked while the batch was out, all at once
+            # Those that asked while the batch was out, all at once.
+            self._send_waiting(task.get_loop())
         else:
             self._sending = False
 

@@ -36,6 +36,9 @@ class _Replies(asyncio.Protocol):
         # disconnect), and packs the commands as for every other call.
         self.connection = connection
         self._transport = transport
+        # Made inside the worker's loop; held, not looked up per command (a getpid system
+        # call on Python 3.11: see ReadBatcher).
+        self._loop = asyncio.get_running_loop()
         encoder = connection.encoder
         self._reader = (
             hiredis.Reader(
@@ -59,7 +62,7 @@ class _Replies(asyncio.Protocol):
         return self._send(b"".join(self.connection.pack_command("MGET", *keys)))
 
     def _send(self, packed: bytes) -> "asyncio.Future[Any]":
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         future: asyncio.Future[Any] = loop.create_future()
         self._waiting.append(future)
         self._transport.write(packed)

@@ -23,7 +23,8 @@ class ReadBatcher:
         self._in_flight: set[asyncio.Task[None]] = set()  # tasks are only weakly referenced
         self._sending = False  # a batch is in flight, or about to be sent
         # The worker's loop, looked up once: on Python 3.11 every asyncio.get_running_loop()
-        # is a getpid system call (to notice a fork), and this runs for every bearer request.
+        # is a getpid system call (to notice a fork), and mget runs for every authenticated
+        # request.
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def mget(self, keys: list[str]) -> list[RawValue]:

@@ -161,7 +161,14 @@ class Bench:
             "REGISTRATION_MAX_PER_ADDRESS": str(FLOOD_REGISTRATIONS_PER_ADDRESS),
             # wrk stands for a proxy in front of many clients (login.lua): see that script.
             "TRUSTED_PROXIES": "127.0.0.1",
+            # wrk cannot refresh a token: the one a server's figures share (the soak's too,
+            # however long it is asked to be) must outlive the whole run.
+            "ACCESS_TOKEN_TTL_SECONDS": str(self.run_seconds()),
         }
+
+    def run_seconds(self) -> int:
+        """Twice the run's estimated length: more than it takes on a slow machine."""
+        return 2 * int(self.profile.load_seconds() + OVERHEAD_SECONDS)
 
     @contextmanager
     def serving(
